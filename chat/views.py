@@ -1,0 +1,26 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from chat.health import DOWN, health
+from chat.matching import MODES
+
+
+@ensure_csrf_cookie
+def landing(request: HttpRequest) -> HttpResponse:
+    return render(request, "landing.html")
+
+
+@login_required
+@ensure_csrf_cookie
+def chat_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat.html", {"modes": MODES})
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    states = health()
+    status = 503 if DOWN in states.values() else 200
+    return JsonResponse(states, status=status)

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as account_views
+from chat import views as chat_views
+
+urlpatterns = [
+    path("", chat_views.landing, name="landing"),
+    path("chat/", chat_views.chat_page, name="chat"),
+    path("healthz", chat_views.healthz, name="healthz"),
+    path("accounts/guest/", account_views.guest_signup, name="guest_signup"),
+    path("accounts/", include("allauth.urls")),
+    path("account/settings/", account_views.account_settings, name="account_settings"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,203 @@
+"""Test set-up that must happen before Django reads its settings.
+
+Tests use the real PostgreSQL on 127.0.0.1 when it answers (`TEST_DATABASE_URL`), and the
+real Redis through the `redis_url` fixture. Under `CI=true` a missing service is an error,
+never a skip; outside CI the suite falls back to SQLite and skips what needs the service.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from channels.layers import channel_layers
+from django.conf import settings
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL",
+                                   "postgres://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent / "shared" / "tools"))
+
+
+def reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES_UP = reachable(TEST_DATABASE_URL)
+REDIS_UP = reachable(TEST_REDIS_URL)
+
+# The unit tests run on the embedded default (in-memory layer and matching); tests that claim
+# Redis ask for it through fixtures. The database is PostgreSQL whenever it is there.
+for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+    os.environ.pop(name, None)
+os.environ["DATABASE_URL"] = TEST_DATABASE_URL if POSTGRES_UP else "sqlite:///:memory:"
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-deployment")
+
+
+def require(service_up: bool, name: str) -> None:
+    if service_up:
+        return
+    if CI:
+        pytest.fail(f"{name} is not running, and under CI=true nothing may skip", pytrace=False)
+    pytest.skip(f"{name} is not running")
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if CI and _skipped:
+        print(f"\nCI=true: {len(_skipped)} test(s) skipped, which counts as failure:")
+        for nodeid in _skipped:
+            print("  " + nodeid)
+        session.exitstatus = 1
+
+
+# ---- fixtures ----
+
+
+@pytest.fixture(autouse=True)
+def _fresh_live_state() -> Iterator[None]:
+    """Each test starts with an empty in-process queue, store and channel layer."""
+    from chat.matching import reset_matcher
+    from chat.store import reset_store
+
+    reset_matcher()
+    reset_store()
+    channel_layers.backends.clear()
+    yield
+    reset_matcher()
+    reset_store()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def postgres() -> None:
+    require(POSTGRES_UP, "PostgreSQL")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The real Redis (a database of its own), emptied before and after the test."""
+    require(REDIS_UP, "Redis")
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()
+    yield TEST_REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_live(redis_url: str, settings) -> str:  # noqa: ANN001 - pytest-django's settings
+    """Switch this process to the Redis backends: channel layer, matching, store."""
+    from chat.matching import reset_matcher
+    from chat.store import reset_store
+
+    settings.REDIS_URL = redis_url
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}],
+                   "capacity": 1000},
+    }}
+    reset_matcher()
+    reset_store()
+    channel_layers.backends.clear()
+    return redis_url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def test_database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def start_server(transactional_db: None, postgres: None, tmp_path: Path
+                 ) -> Iterator[Callable[..., Server]]:
+    """Start real daphne processes on the test database; they are stopped after the test."""
+    servers: list[Server] = []
+
+    def start(redis_url: str | None = None, **extra_env: str) -> Server:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+        env.update({
+            "DATABASE_URL": test_database_url(),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "GUEST_RATE_LIMIT": "10000/m",
+            "DATABASE_CONN_MAX_AGE": "0",
+            **extra_env,
+        })
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        log_path = tmp_path / f"daphne-{port}.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "chatsite.asgi:application"],
+            cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+        )
+        server = Server(f"http://127.0.0.1:{port}", process, log_path)
+        servers.append(server)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"daphne exited:\n{server.log()}")
+            try:
+                with urllib.request.urlopen(server.url + "/healthz", timeout=2):
+                    return server
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daphne did not answer in 30 s:\n{server.log()}")
+
+    yield start
+    for server in servers:
+        server.stop()
