@@ -12,15 +12,18 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import dj_database_url
 import pytest
 from channels.layers import channel_layers
 from django.conf import settings
+from django.db import connections
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL",
@@ -43,12 +46,20 @@ def reachable(url: str) -> bool:
 POSTGRES_UP = reachable(TEST_DATABASE_URL)
 REDIS_UP = reachable(TEST_REDIS_URL)
 
-# The unit tests run on the embedded default (in-memory layer and matching); tests that claim
-# Redis ask for it through fixtures. The database is PostgreSQL whenever it is there.
-for name in ("REDIS_URL", "CELERY_BROKER_URL"):
-    os.environ.pop(name, None)
-os.environ["DATABASE_URL"] = TEST_DATABASE_URL if POSTGRES_UP else "sqlite:///:memory:"
-os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-deployment")
+# pytest-django has read the settings before this file runs; the unit tests run on the
+# embedded default (in-memory layer and matching), and tests that claim Redis ask for it
+# through fixtures. The database is PostgreSQL whenever it is there.
+if settings.REDIS_URL or os.environ.get("CELERY_BROKER_URL"):
+    raise pytest.UsageError("unset REDIS_URL and CELERY_BROKER_URL to run the tests "
+                            "(`make test` does); Redis tests use TEST_REDIS_URL")
+settings.DATABASES["default"] = dj_database_url.parse(
+    TEST_DATABASE_URL if POSTGRES_UP else "sqlite://:memory:")
+connections.__dict__.pop("settings", None)  # read again, with Django's defaults filled in
+connections._settings = None
+try:
+    del connections["default"]
+except AttributeError:
+    pass
 
 
 def require(service_up: bool, name: str) -> None:
@@ -194,9 +205,12 @@ def start_server(transactional_db: None, postgres: None, tmp_path: Path
             try:
                 with urllib.request.urlopen(server.url + "/healthz", timeout=2):
                     return server
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"daphne did not answer in 30 s:\n{server.log()}")
+            except urllib.error.HTTPError as error:
+                state = error.read().decode(errors="replace")
+            except OSError as error:
+                state = str(error)
+            time.sleep(0.2)
+        raise RuntimeError(f"daphne not healthy in 30 s ({state}):\n{server.log()}")
 
     yield start
     for server in servers:

@@ -1,11 +1,14 @@
 """What `/healthz` checks: the database, the channel layer and the Celery broker."""
 import asyncio
+import logging
 import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
+
+log = logging.getLogger(__name__)
 
 OK = "ok"
 DOWN = "down"
@@ -17,6 +20,7 @@ def database_state() -> str:
             cursor.execute("SELECT 1")
         return OK
     except Exception:
+        log.warning("healthz: database down", exc_info=True)
         return DOWN
 
 
