@@ -31,6 +31,7 @@ class LiveConversation:
 class LiveStore(Protocol):
     async def claim_socket(self, user_id: int, channel: str) -> str | None: ...
     async def release_socket(self, user_id: int, channel: str) -> None: ...
+    async def socket_of(self, user_id: int) -> str | None: ...
     async def open_conversation(self, conversation: LiveConversation) -> None: ...
     async def conversation_of(self, user_id: int) -> LiveConversation | None: ...
     async def close_conversation(self, conversation_id: str) -> bool: ...
@@ -63,6 +64,9 @@ class MemoryStore:
     async def release_socket(self, user_id: int, channel: str) -> None:
         if self.sockets.get(user_id) == channel:
             del self.sockets[user_id]
+
+    async def socket_of(self, user_id: int) -> str | None:
+        return self.sockets.get(user_id)
 
     async def open_conversation(self, conversation: LiveConversation) -> None:
         self.conversations[conversation.id] = conversation
@@ -160,6 +164,9 @@ class RedisStore:
     async def release_socket(self, user_id: int, channel: str) -> None:
         script = self._redis().register_script(RELEASE_SOCKET_LUA)
         await script(keys=[self._key("socket", user_id)], args=[channel])
+
+    async def socket_of(self, user_id: int) -> str | None:
+        return await self._redis().get(self._key("socket", user_id))
 
     async def open_conversation(self, conversation: LiveConversation) -> None:
         redis = self._redis()
