@@ -1,8 +1,8 @@
 """The live socket `/ws/chat/` (PROTOCOL.md section 2).
 
 The consumer parses frames, keeps the socket's own state (searching, in a conversation) and
-calls the services: `chat.matching` pairs, `chat.store` holds shared live state,
-`chat.conversations` and `moderation.reports` write the database.
+calls the services: `chat.matching` pairs, `chat.store` holds the live state that processes
+share, `chat.conversations` and `moderation.reports` write the database.
 """
 from __future__ import annotations
 
@@ -10,18 +10,21 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
-from chat import conversations
+from chat import conversations, lifecycle, webrtc
 from chat.matching import NOT_QUEUED, Pairing, Seeker, get_matcher
 from chat.protocol import FrameError, parse_frame
-from chat.relay import OrderedDelivery, message_frame, utc_now_iso
-from chat.store import LiveConversation, get_store
+from chat.relay import OrderedDelivery, message_frame, seq_of, utc_now_iso
+from chat.store import LiveConversation, Member, get_store
 from moderation.reports import file_report
 
 log = logging.getLogger(__name__)
@@ -30,9 +33,28 @@ CLOSE_NOT_LOGGED_IN = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_FLOODING = 4008
 CLOSE_REPLACED = 4009
+CLOSE_TRY_AGAIN_LATER = lifecycle.CLOSE_TRY_AGAIN_LATER
 
 # How long an out-of-order line waits for the ones before it before the log is read.
 GAP_WAIT_SECONDS = 0.5
+# How often a side checks that its partner's server process is still alive.
+WATCHDOG_SECONDS = 2
+# After a resume, lines the partner sent to the old socket are picked up from the log.
+CATCH_UP_AFTER_RESUME_SECONDS = (0.5, 2.0)
+
+T = TypeVar("T")
+
+
+class Unavailable(Exception):
+    """The database is unreachable; the frame is refused, live conversations go on."""
+
+
+async def in_db(function: Callable[..., T], *args: Any) -> T:
+    try:
+        return await database_sync_to_async(function)(*args)
+    except DatabaseError as error:
+        log.warning("database unavailable: %s", error)
+        raise Unavailable from error
 
 
 @dataclass
@@ -59,14 +81,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
     user_id: int
     chat: Chat | None = None
     searching: Seeker | None = None
-    search_task: asyncio.Task | None = None
-    gap_task: asyncio.Task | None = None
     last_conversation: tuple[str, int] | None = None  # (id, partner id) after it ended
     closing = False
 
     async def connect(self) -> None:
+        self.tasks: dict[str, asyncio.Task] = {}
         user = self.scope.get("user")
         await self.accept()
+        if self.scope.get("database_unavailable"):
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_NOT_LOGGED_IN)
             return
@@ -81,7 +105,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.delivery_lock = asyncio.Lock()
         replaced = await self.store.claim_socket(self.user_id, self.channel_name)
         if replaced:
-            await self.channel_layer.send(replaced, {"type": "chat.replaced"})
+            await self.send_to(replaced, {"type": "chat.replaced"})
+        lifecycle.register(self, self.store)
         await self.send_frame({"type": "welcome", "handle": self.handle,
                                "keeps_history": self.keeps_history})
 
@@ -89,20 +114,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "store"):
             return
         self.closing = True
-        for task in (self.search_task, self.gap_task):
-            if task and task is not asyncio.current_task():
+        for task in list(self.tasks.values()):
+            if task is not asyncio.current_task():
                 task.cancel()
         async with self.match_lock:
             if self.searching:
                 self.searching = None
                 await self.matcher.cancel(self.user_id, self.channel_name)
         if self.chat:
-            await self.end_chat("disconnected")
+            await self.step_away(self.chat)
         else:
             # A partner may have paired with this socket just as it closed.
             live = await self.store.conversation_of(self.user_id)
-            if live and live.members.get(self.user_id) == self.channel_name:
-                await self.end_live(live, "disconnected")
+            if live and live.members[self.user_id].channel == self.channel_name:
+                await self.close_live(live, "disconnected")
         await self.store.release_socket(self.user_id, self.channel_name)
 
     # ---- frames from the client
@@ -115,6 +140,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await getattr(self, "on_" + frame["type"])(frame)
         except FrameError as error:
             await self.send_frame(error.frame())
+        except Unavailable:
+            await self.send_frame({"type": "error", "code": "unavailable",
+                                   "detail": "the service is briefly unavailable; try again"})
 
     async def check_rate(self, kind: str, rate: str) -> None:
         retry_after = await self.store.hit(f"{kind}:{self.user_id}", rate)
@@ -134,7 +162,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("already_searching", "already in a conversation; leave it first")
         if self.searching:
             raise FrameError("already_searching", "already looking for a partner")
-        excluded = await database_sync_to_async(conversations.exclusions_for)(self.user_id)
+        excluded = await in_db(conversations.exclusions_for, self.user_id)
         self.searching = Seeker(
             user_id=self.user_id, channel=self.channel_name, mode=frame["mode"],
             lang=frame["lang"], interests=frame["interests"], excluded=excluded,
@@ -143,19 +171,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "searching", "mode": frame["mode"]})
         await self.try_match()
         if self.searching:
-            self.search_task = asyncio.create_task(self.keep_searching())
+            self.start_task("search", self.keep_searching())
 
     async def on_cancel(self, frame: dict[str, Any]) -> None:
-        if not self.searching:
-            if self.chat:
-                raise FrameError("already_searching", "in a conversation; use leave")
-            await self.send_frame({"type": "cancelled"})
-            return
+        if self.chat:
+            raise FrameError("already_searching", "in a conversation; use leave")
         async with self.match_lock:
-            if self.searching and await self.matcher.cancel(self.user_id, self.channel_name):
-                self.stop_searching()
-                await self.send_frame({"type": "cancelled"})
-        # Otherwise this user has just been paired: `matched` is on its way or was sent.
+            if self.searching and not await self.matcher.cancel(self.user_id, self.channel_name):
+                return  # just paired: `matched` is on its way or was sent
+            self.stop_searching()
+        await self.send_frame({"type": "cancelled"})
 
     async def on_message(self, frame: dict[str, Any]) -> None:
         chat = self.require_chat()
@@ -164,21 +189,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "filtered": False, "client_id": frame["client_id"]}
         line["seq"] = await self.store.append_line(chat.id, line)
         # The partner's copy goes first: the acknowledgement promises it is on its way.
-        await self.channel_layer.send(chat.partner.channel,
-                                      {"type": "chat.line", "conversation": chat.id, "line": line})
+        await self.send_to(chat.partner.channel,
+                           {"type": "chat.line", "conversation": chat.id, "line": line})
         await self.deliver(chat, line)
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
         chat = self.require_chat()
-        await self.channel_layer.send(chat.partner.channel, {
+        await self.send_to(chat.partner.channel, {
             "type": "chat.typing", "conversation": chat.id, "active": frame["active"]})
 
     async def on_signal(self, frame: dict[str, Any]) -> None:
         chat = self.require_chat()
         if chat.mode == "text":
             raise FrameError("bad_frame", "signals belong to voice and video conversations")
-        await self.channel_layer.send(chat.partner.channel, {
-            "type": "chat.signal", "conversation": chat.id, "data": frame["data"]})
+        data = webrtc.filter_signal(frame["data"])
+        if data is not None:
+            await self.send_to(chat.partner.channel, {
+                "type": "chat.signal", "conversation": chat.id, "data": data})
 
     async def on_leave(self, frame: dict[str, Any]) -> None:
         chat = self.require_chat()
@@ -187,8 +214,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_block(self, frame: dict[str, Any]) -> None:
         conversation_id, partner_id = self.current_or_last_partner()
-        await database_sync_to_async(conversations.block_user)(
-            self.user_id, partner_id, conversation_id)
+        await in_db(conversations.block_user, self.user_id, partner_id, conversation_id)
         if self.chat and self.chat.id == conversation_id:
             await self.end_chat("blocked")
             await self.send_frame({"type": "ended", "conversation": conversation_id})
@@ -197,13 +223,47 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_report(self, frame: dict[str, Any]) -> None:
         conversation_id, partner_id = self.current_or_last_partner()
         await self.check_rate("reports", settings.REPORT_RATE_LIMIT)
-        report = await database_sync_to_async(file_report)(
-            self.user_id, partner_id, conversation_id, frame["reason"], frame["note"])
+        report = await in_db(file_report, self.user_id, partner_id, conversation_id,
+                             frame["reason"], frame["note"])
         await self.send_frame({"type": "reported", "report": report.pk})
 
     async def on_resume(self, frame: dict[str, Any]) -> None:
-        # Conversations end when a side's socket closes, so there is nothing to resume yet.
-        raise FrameError("not_in_conversation", "that conversation is over")
+        conversation_id = frame["conversation"]
+        if self.searching:
+            raise FrameError("already_searching", "looking for a partner; cancel first")
+        if self.chat and self.chat.id != conversation_id:
+            raise FrameError("already_searching", "already in another conversation")
+        after = seq_of(frame["after"], conversation_id)
+        if after is None:
+            raise FrameError("bad_frame", "after is not a message id of that conversation")
+        grace_ms = settings.RECONNECT_GRACE_SECONDS * 1000
+        live = await self.store.rejoin(conversation_id, self.user_id, self.channel_name,
+                                       grace_ms)
+        if live is None:
+            await self.close_if_expired(conversation_id)
+            raise FrameError("not_in_conversation", "that conversation is over")
+        partner = live.partner_of(self.user_id)
+        chat = Chat(id=live.id, mode=live.mode, initiator=live.initiator_id == self.user_id,
+                    common_interests=live.common_interests,
+                    partner=Partner(partner.user_id, partner.handle, partner.keeps_history,
+                                    partner.channel),
+                    delivery=OrderedDelivery(after))
+        self.chat = chat
+        async with self.delivery_lock:
+            missed = await self.store.lines_after(chat.id, after)
+            ready = [line for logged in missed for line in chat.delivery.push(logged)]
+            ready += chat.delivery.skip_gap()
+            await self.send_frame({
+                **self.conversation_frame("resumed", chat),
+                "missed": [message_frame(chat.id, line, self.user_id) for line in ready],
+            })
+        await self.send_to(partner.channel, {"type": "chat.partner_back",
+                                             "conversation": chat.id,
+                                             "channel": self.channel_name})
+        if partner.away_since_ms is not None:
+            await self.partner_stepped_away(chat)
+        self.start_task("watchdog", self.watch_partner(chat))
+        self.start_task("catch_up", self.catch_up(chat))
 
     # ---- matching
 
@@ -223,64 +283,62 @@ class ChatConsumer(AsyncWebsocketConsumer):
         interval = max(1.0, min(settings.MATCH_LEASE_SECONDS / 3,
                                 settings.MATCH_INTEREST_WAIT_SECONDS or 1))
         missing = 0
-        try:
-            while self.searching and not self.closing:
-                await asyncio.sleep(interval)
-                if await self.try_match(renew=True) != NOT_QUEUED:
-                    missing = 0
-                    continue
-                # Taken out by a partner's process: `matched` normally arrives at once. A
-                # seeker still waiting a round later had lost its lease; it queues again.
-                missing += 1
-                if missing > 1:
-                    missing = 0
-                    await self.try_match()
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            log.exception("search loop failed")
+        while self.searching and not self.closing:
+            await asyncio.sleep(interval)
+            if await self.try_match(renew=True) != NOT_QUEUED:
+                missing = 0
+                continue
+            # Taken out by a partner's process: `matched` normally arrives at once. A seeker
+            # still waiting a round later had lost its lease; it queues again.
+            missing += 1
+            if missing > 1:
+                missing = 0
+                await self.try_match()
 
     def stop_searching(self) -> None:
         self.searching = None
-        if self.search_task and self.search_task is not asyncio.current_task():
-            self.search_task.cancel()
-        self.search_task = None
+        self.stop_task("search")
 
     async def start_chat(self, pairing: Pairing) -> None:
         """This socket's search found `pairing.waiting`: open the conversation for both."""
         waiting, seeker = pairing.waiting, pairing.seeker
-        conversation_id = str(uuid.uuid4())
-        self.stop_searching()
-        await database_sync_to_async(conversations.start_conversation)(
-            conversation_id, seeker.mode, waiting.user_id, seeker.user_id,
-            pairing.common_interests)
-        await self.store.open_conversation(LiveConversation(
-            id=conversation_id, mode=seeker.mode,
-            members={waiting.user_id: waiting.channel, seeker.user_id: seeker.channel}))
-        # The user who waited makes the WebRTC offer.
-        await self.channel_layer.send(waiting.channel, {
-            "type": "chat.matched", "conversation": conversation_id, "mode": seeker.mode,
-            "partner": {"user_id": seeker.user_id, "handle": seeker.handle,
-                        "keeps_history": seeker.keeps_history, "channel": seeker.channel},
-            "common_interests": pairing.common_interests, "initiator": True,
-        })
-        await self.begin_chat(Chat(
-            id=conversation_id, mode=seeker.mode, initiator=False,
+        live = LiveConversation(
+            id=str(uuid.uuid4()), mode=seeker.mode, initiator_id=waiting.user_id,
             common_interests=pairing.common_interests,
-            partner=Partner(waiting.user_id, waiting.handle, waiting.keeps_history,
-                            waiting.channel)))
+            members={s.user_id: Member(s.user_id, s.channel, s.handle, s.keeps_history)
+                     for s in (waiting, seeker)})
+        self.stop_searching()
+        try:
+            await in_db(conversations.start_conversation, live.id, live.mode,
+                        waiting.user_id, seeker.user_id, live.common_interests)
+        except Unavailable:
+            pass  # the conversation goes on; only its record is missing
+        await self.store.open_conversation(live)
+        # The user who waited makes the WebRTC offer.
+        await self.send_to(waiting.channel, {"type": "chat.matched", "conversation": live.id})
+        await self.begin_chat(live)
 
-    async def begin_chat(self, chat: Chat) -> None:
-        self.chat = chat
-        await self.send_frame({
-            "type": "matched", "conversation": chat.id, "mode": chat.mode,
+    async def begin_chat(self, live: LiveConversation) -> None:
+        partner = live.partner_of(self.user_id)
+        self.chat = Chat(id=live.id, mode=live.mode,
+                         initiator=live.initiator_id == self.user_id,
+                         common_interests=live.common_interests,
+                         partner=Partner(partner.user_id, partner.handle, partner.keeps_history,
+                                         partner.channel))
+        await self.send_frame(self.conversation_frame("matched", self.chat))
+        self.start_task("watchdog", self.watch_partner(self.chat))
+
+    def conversation_frame(self, kind: str, chat: Chat) -> dict[str, Any]:
+        return {
+            "type": kind, "conversation": chat.id, "mode": chat.mode,
             "partner": {"handle": chat.partner.handle,
                         "keeps_history": chat.partner.keeps_history},
             "common_interests": chat.common_interests, "initiator": chat.initiator,
-            "ice_servers": [],
-        })
+            "ice_servers": webrtc.ice_servers(self.user_id, chat.mode),
+            "relay_only": chat.mode != "text" and webrtc.relay_only(),
+        }
 
-    # ---- ending
+    # ---- ending and stepping away
 
     def require_chat(self) -> Chat:
         if self.chat is None:
@@ -294,45 +352,91 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return self.last_conversation
         raise FrameError("not_in_conversation", "there is no current or last partner")
 
+    def forget_chat(self, chat: Chat) -> None:
+        self.chat = None
+        self.last_conversation = (chat.id, chat.partner.user_id)
+        for name in ("gap", "watchdog", "grace", "catch_up"):
+            self.stop_task(name)
+
     async def end_chat(self, reason: str) -> None:
-        """End this socket's conversation on its side and tell the partner why."""
+        """End this socket's conversation and tell the partner why."""
         chat = self.chat
         if chat is None:
             return
-        self.chat = None
-        self.last_conversation = (chat.id, chat.partner.user_id)
-        if self.gap_task:
-            self.gap_task.cancel()
-        await self.channel_layer.send(chat.partner.channel, {
+        self.forget_chat(chat)
+        await self.send_to(chat.partner.channel, {
             "type": "chat.partner_left", "conversation": chat.id, "reason": reason})
-        await database_sync_to_async(conversations.end_conversation)(chat.id, reason, self.user_id)
         await self.store.close_conversation(chat.id)
+        await self.record_end(chat.id, reason, self.user_id)
 
-    async def end_live(self, live: LiveConversation, reason: str) -> None:
-        for user_id, channel in live.members.items():
-            if user_id != self.user_id:
-                await self.channel_layer.send(channel, {
-                    "type": "chat.partner_left", "conversation": live.id, "reason": reason})
-        await database_sync_to_async(conversations.end_conversation)(live.id, reason, self.user_id)
+    async def record_end(self, conversation_id: str, reason: str, ended_by: int) -> None:
+        try:
+            await in_db(conversations.end_conversation, conversation_id, reason, ended_by)
+        except Unavailable:
+            pass  # live state is already closed; the record keeps its start only
+
+    async def close_live(self, live: LiveConversation, reason: str) -> None:
+        await self.send_to(live.partner_of(self.user_id).channel, {
+            "type": "chat.partner_left", "conversation": live.id, "reason": reason})
         await self.store.close_conversation(live.id)
+        await self.record_end(live.id, reason, self.user_id)
+
+    async def step_away(self, chat: Chat) -> None:
+        """The socket dropped: the conversation waits for a resume during the grace window."""
+        if settings.RECONNECT_GRACE_SECONDS <= 0:
+            await self.end_chat("disconnected")
+            return
+        self.forget_chat(chat)
+        if await self.store.mark_away(chat.id, self.user_id, self.channel_name):
+            await self.send_to(chat.partner.channel, {
+                "type": "chat.partner_away", "conversation": chat.id})
+
+    async def partner_stepped_away(self, chat: Chat) -> None:
+        await self.send_frame({"type": "partner_reconnecting"})
+        self.start_task("grace", self.end_after_grace(chat))
+
+    async def end_after_grace(self, chat: Chat) -> None:
+        grace_ms = settings.RECONNECT_GRACE_SECONDS * 1000
+        await asyncio.sleep(settings.RECONNECT_GRACE_SECONDS)
+        if self.chat is chat and await self.store.close_if_away(
+                chat.id, chat.partner.user_id, grace_ms):
+            self.forget_chat(chat)
+            await self.send_frame({"type": "partner_left", "reason": "disconnected"})
+            await self.record_end(chat.id, "disconnected", chat.partner.user_id)
+
+    async def close_if_expired(self, conversation_id: str) -> None:
+        """A resume too late ends the conversation for good, for both sides."""
+        live = await self.store.conversation_of(self.user_id)
+        grace_ms = settings.RECONNECT_GRACE_SECONDS * 1000
+        if live and live.id == conversation_id and await self.store.close_if_away(
+                conversation_id, self.user_id, grace_ms):
+            await self.send_to(live.partner_of(self.user_id).channel, {
+                "type": "chat.partner_left", "conversation": conversation_id,
+                "reason": "disconnected"})
+            await self.record_end(conversation_id, "disconnected", self.user_id)
+
+    async def watch_partner(self, chat: Chat) -> None:
+        """Notice a partner whose server process died without closing its socket."""
+        while self.chat is chat:
+            await asyncio.sleep(WATCHDOG_SECONDS)
+            if self.chat is chat and "grace" not in self.tasks and not (
+                    await lifecycle.process_alive(self.store, chat.partner.channel)):
+                if await self.store.mark_away(chat.id, chat.partner.user_id,
+                                              chat.partner.channel):
+                    await self.partner_stepped_away(chat)
 
     # ---- events from other sockets
 
     async def chat_matched(self, event: dict[str, Any]) -> None:
-        partner = Partner(**event["partner"])
+        live = await self.store.conversation_of(self.user_id)
+        if live is None or live.id != event["conversation"]:
+            return  # already closed again by the partner
         if self.searching is None or self.chat is not None or self.closing:
             # Paired just as this socket stopped looking: the partner learns at once.
-            await self.channel_layer.send(partner.channel, {
-                "type": "chat.partner_left", "conversation": event["conversation"],
-                "reason": "left"})
-            await database_sync_to_async(conversations.end_conversation)(
-                event["conversation"], "left", self.user_id)
-            await self.store.close_conversation(event["conversation"])
+            await self.close_live(live, "left")
             return
         self.stop_searching()
-        await self.begin_chat(Chat(id=event["conversation"], mode=event["mode"],
-                                   initiator=event["initiator"], partner=partner,
-                                   common_interests=event["common_interests"]))
+        await self.begin_chat(live)
 
     async def chat_line(self, event: dict[str, Any]) -> None:
         if self.chat and self.chat.id == event["conversation"]:
@@ -349,13 +453,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_partner_left(self, event: dict[str, Any]) -> None:
         chat = self.chat
         if chat and chat.id == event["conversation"]:
-            self.chat = None
-            self.last_conversation = (chat.id, chat.partner.user_id)
-            if self.gap_task:
-                self.gap_task.cancel()
+            self.forget_chat(chat)
             async with self.delivery_lock:
                 await self.send_lines(chat, chat.delivery.skip_gap())
             await self.send_frame({"type": "partner_left", "reason": event["reason"]})
+
+    async def chat_partner_away(self, event: dict[str, Any]) -> None:
+        if self.chat and self.chat.id == event["conversation"]:
+            await self.partner_stepped_away(self.chat)
+
+    async def chat_partner_back(self, event: dict[str, Any]) -> None:
+        chat = self.chat
+        if chat and chat.id == event["conversation"]:
+            chat.partner.channel = event["channel"]
+            self.stop_task("grace")
+            await self.send_frame({"type": "partner_back"})
 
     async def chat_replaced(self, event: dict[str, Any]) -> None:
         await self.send_frame({"type": "error", "code": "replaced",
@@ -367,24 +479,29 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def deliver(self, chat: Chat, line: dict[str, Any]) -> None:
         async with self.delivery_lock:
             await self.send_lines(chat, chat.delivery.push(line))
-        if chat.delivery.has_gap and not self.gap_task:
-            self.gap_task = asyncio.create_task(self.fill_gap(chat))
+        if chat.delivery.has_gap and "gap" not in self.tasks:
+            self.start_task("gap", self.fill_gap(chat))
 
     async def fill_gap(self, chat: Chat) -> None:
-        try:
-            await asyncio.sleep(GAP_WAIT_SECONDS)
-            if not chat.delivery.has_gap:
+        await asyncio.sleep(GAP_WAIT_SECONDS)
+        if chat.delivery.has_gap:
+            await self.deliver_from_log(chat, skip_missing=True)
+
+    async def catch_up(self, chat: Chat) -> None:
+        for delay in CATCH_UP_AFTER_RESUME_SECONDS:
+            await asyncio.sleep(delay)
+            if self.chat is not chat:
                 return
-            missed = await self.store.lines_after(chat.id, chat.delivery.delivered)
-            async with self.delivery_lock:
-                for line in missed:
-                    await self.send_lines(chat, chat.delivery.push(line))
+            await self.deliver_from_log(chat, skip_missing=False)
+
+    async def deliver_from_log(self, chat: Chat, skip_missing: bool) -> None:
+        missed = await self.store.lines_after(chat.id, chat.delivery.delivered)
+        async with self.delivery_lock:
+            for line in missed:
+                await self.send_lines(chat, chat.delivery.push(line))
+            if skip_missing:
                 # Whatever the log no longer has is gone; do not hold back what follows it.
                 await self.send_lines(chat, chat.delivery.skip_gap())
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self.gap_task = None
 
     async def send_lines(self, chat: Chat, lines: list[dict[str, Any]]) -> None:
         for line in lines:
@@ -392,3 +509,34 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+    async def send_to(self, channel: str, event: dict[str, Any]) -> None:
+        try:
+            await self.channel_layer.send(channel, event)
+        except ChannelFull:
+            # A reader that cannot keep up loses live events, never lines: those are in the
+            # conversation log and reach it when it catches up.
+            log.warning("channel full, event %s dropped", event.get("type"))
+
+    # ---- background tasks, one of each kind at a time
+
+    def start_task(self, name: str, coroutine: Any) -> None:
+        self.stop_task(name)
+        task = asyncio.create_task(self._run_task(name, coroutine))
+        self.tasks[name] = task
+
+    async def _run_task(self, name: str, coroutine: Any) -> None:
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("%s task failed", name)
+        finally:
+            if self.tasks.get(name) is asyncio.current_task():
+                del self.tasks[name]
+
+    def stop_task(self, name: str) -> None:
+        task = self.tasks.pop(name, None)
+        if task and task is not asyncio.current_task():
+            task.cancel()

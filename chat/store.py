@@ -1,31 +1,75 @@
 """Live state that every server process must agree on.
 
 - which socket (channel name) is a user's live one, so that a newer socket replaces it;
-- which live conversation a user is in and with whom;
+- each live conversation: its members, the channel each is reached on, and whether a member
+  is away (its socket dropped; it may come back within the grace window, on any process);
 - each live conversation's line log: the server-assigned sequence that orders its lines for
   both sides, kept briefly (bounded, with an expiry) so that a side can fill a gap or replay
-  what it missed;
+  what it missed after a reconnect;
+- which server processes are alive, so that a partner on a dead process is noticed;
 - rate-limit counters.
 
-`MemoryStore` keeps it in this process (the embedded default); `RedisStore` in Redis.
+`MemoryStore` keeps it in this process (the embedded default); `RedisStore` in Redis, where
+every decision that two processes could race on is one Lua script.
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.conf import settings
 
 from chat.ratelimit import parse_rate
 
+# Only cleans up after processes that died without closing their conversations.
+LIVE_STATE_TTL = 24 * 3600
+
+
+@dataclass
+class Member:
+    user_id: int
+    channel: str
+    handle: str
+    keeps_history: bool
+    away_since_ms: int | None = None
+
 
 @dataclass
 class LiveConversation:
     id: str
     mode: str
-    members: dict[int, str]  # user id -> channel name
+    initiator_id: int
+    common_interests: list[str]
+    members: dict[int, Member] = field(default_factory=dict)
+
+    def partner_of(self, user_id: int) -> Member:
+        return next(m for uid, m in self.members.items() if uid != user_id)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "id": self.id, "mode": self.mode, "initiator_id": self.initiator_id,
+            "common_interests": self.common_interests,
+            "members": {str(uid): m.__dict__ for uid, m in self.members.items()},
+        }, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str) -> LiveConversation:
+        data = json.loads(raw)
+        members = data.pop("members")
+        if not isinstance(data["common_interests"], list):  # cjson writes [] as {}
+            data["common_interests"] = []
+        return cls(**data, members={int(uid): Member(**m) for uid, m in members.items()})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def process_of(channel: str) -> str:
+    """The process part of a channel name (`specific.<process>!<socket>`)."""
+    return channel.partition(".")[2].partition("!")[0]
 
 
 class LiveStore(Protocol):
@@ -34,16 +78,19 @@ class LiveStore(Protocol):
     async def socket_of(self, user_id: int) -> str | None: ...
     async def open_conversation(self, conversation: LiveConversation) -> None: ...
     async def conversation_of(self, user_id: int) -> LiveConversation | None: ...
+    async def mark_away(self, conversation_id: str, user_id: int, channel: str) -> bool: ...
+    async def rejoin(self, conversation_id: str, user_id: int, channel: str,
+                     grace_ms: int) -> LiveConversation | None: ...
+    async def close_if_away(self, conversation_id: str, user_id: int, grace_ms: int) -> bool: ...
     async def close_conversation(self, conversation_id: str) -> bool: ...
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int: ...
     async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]: ...
     async def hit(self, key: str, rate: str) -> float | None: ...
+    async def beat(self, process: str, ttl_s: int) -> None: ...
+    async def process_alive(self, process: str) -> bool: ...
 
 
-LIVE_STATE_TTL = 24 * 3600
-
-
-def _log_ttl() -> int:
+def log_ttl() -> int:
     # Long enough for a side to reconnect and replay, short enough that lines do not linger.
     return max(300, 4 * settings.RECONNECT_GRACE_SECONDS)
 
@@ -76,7 +123,37 @@ class MemoryStore:
 
     async def conversation_of(self, user_id: int) -> LiveConversation | None:
         conversation_id = self.user_conversation.get(user_id)
-        return self.conversations.get(conversation_id) if conversation_id else None
+        conversation = self.conversations.get(conversation_id) if conversation_id else None
+        return LiveConversation.from_json(conversation.to_json()) if conversation else None
+
+    async def mark_away(self, conversation_id: str, user_id: int, channel: str) -> bool:
+        member = self._member(conversation_id, user_id)
+        if member is None or member.channel != channel:
+            return False
+        member.away_since_ms = now_ms()
+        return True
+
+    async def rejoin(self, conversation_id: str, user_id: int, channel: str,
+                     grace_ms: int) -> LiveConversation | None:
+        member = self._member(conversation_id, user_id)
+        if member is None:
+            return None
+        if member.away_since_ms is not None and now_ms() - member.away_since_ms > grace_ms:
+            return None
+        member.channel, member.away_since_ms = channel, None
+        return await self.conversation_of(user_id)
+
+    async def close_if_away(self, conversation_id: str, user_id: int, grace_ms: int) -> bool:
+        member = self._member(conversation_id, user_id)
+        if member is None or member.away_since_ms is None:
+            return False
+        if now_ms() - member.away_since_ms < grace_ms:
+            return False
+        return await self.close_conversation(conversation_id)
+
+    def _member(self, conversation_id: str, user_id: int) -> Member | None:
+        conversation = self.conversations.get(conversation_id)
+        return conversation.members.get(user_id) if conversation else None
 
     async def close_conversation(self, conversation_id: str) -> bool:
         conversation = self.conversations.pop(conversation_id, None)
@@ -109,6 +186,12 @@ class MemoryStore:
             return round((bucket + 1) * window - now, 2)
         return None
 
+    async def beat(self, process: str, ttl_s: int) -> None:
+        pass  # one process: if it is gone, so is everyone
+
+    async def process_alive(self, process: str) -> bool:
+        return True
+
 
 # KEYS: 1 = sequence counter, 2 = log list; ARGV: 1 = line json without seq, 2 = lines kept,
 # 3 = ttl. The counter and the push happen together, so the log is always in sequence order.
@@ -134,13 +217,61 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: 1 = conversation hash, then each member's conversation key.
-CLOSE_CONVERSATION_LUA = """
-local existed = redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+# A conversation is one JSON value under KEYS[1]; each script below reads, decides and writes
+# it in one step.
+# mark_away: ARGV 1 = user id, 2 = channel. Only the socket that holds the membership counts.
+MARK_AWAY_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local conv = cjson.decode(raw)
+local m = conv.members[ARGV[1]]
+if not m or m.channel ~= ARGV[2] then return 0 end
+local t = redis.call('TIME')
+m.away_since_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], cjson.encode(conv), 'KEEPTTL')
+return 1
+"""
+
+# rejoin: ARGV 1 = user id, 2 = new channel, 3 = grace ms. Returns the conversation or nil.
+REJOIN_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local conv = cjson.decode(raw)
+local m = conv.members[ARGV[1]]
+if not m then return nil end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if type(m.away_since_ms) == 'number' and now - m.away_since_ms > tonumber(ARGV[3]) then
+  return nil
 end
-return existed
+m.channel = ARGV[2]
+m.away_since_ms = cjson.null
+raw = cjson.encode(conv)
+redis.call('SET', KEYS[1], raw, 'KEEPTTL')
+return raw
+"""
+
+# close: KEYS 1 = conversation, 2.. = each member's user-conversation key, then seq and log;
+# ARGV 1 = conversation id, 2 = '' or the user who must still be away, 3 = grace ms.
+CLOSE_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+if ARGV[2] ~= '' then
+  local m = cjson.decode(raw).members[ARGV[2]]
+  if not m or type(m.away_since_ms) ~= 'number' then return 0 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if now - m.away_since_ms < tonumber(ARGV[3]) then return 0 end
+end
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  if string.find(KEYS[i], 'user-conv', 1, true) then
+    if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+  else
+    redis.call('DEL', KEYS[i])
+  end
+end
+return 1
 """
 
 
@@ -148,34 +279,39 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "live") -> None:
         self.url = url
         self.prefix = prefix
+        self._scripts: dict[tuple[int, str], Any] = {}
 
     def _redis(self):  # noqa: ANN202 - redis.asyncio.Redis
         from chat.redis_client import get_redis
 
         return get_redis(self.url)
 
+    def _script(self, source: str):  # noqa: ANN202 - redis.commands.core.AsyncScript
+        redis = self._redis()
+        key = (id(redis), source)
+        script = self._scripts.get(key)
+        if script is None:
+            script = self._scripts[key] = redis.register_script(source)
+        return script
+
     def _key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
 
     async def claim_socket(self, user_id: int, channel: str) -> str | None:
-        old = await self._redis().set(self._key("socket", user_id), channel, get=True)
+        old = await self._redis().set(self._key("socket", user_id), channel, get=True,
+                                      ex=LIVE_STATE_TTL)
         return old if old != channel else None
 
     async def release_socket(self, user_id: int, channel: str) -> None:
-        script = self._redis().register_script(RELEASE_SOCKET_LUA)
-        await script(keys=[self._key("socket", user_id)], args=[channel])
+        await self._script(RELEASE_SOCKET_LUA)(keys=[self._key("socket", user_id)],
+                                               args=[channel])
 
     async def socket_of(self, user_id: int) -> str | None:
         return await self._redis().get(self._key("socket", user_id))
 
     async def open_conversation(self, conversation: LiveConversation) -> None:
-        redis = self._redis()
-        data = {"mode": conversation.mode,
-                "members": json.dumps({str(k): v for k, v in conversation.members.items()})}
-        async with redis.pipeline(transaction=True) as pipe:
-            # The expiry only cleans up after processes that died without closing.
-            pipe.hset(self._key("conv", conversation.id), mapping=data)
-            pipe.expire(self._key("conv", conversation.id), LIVE_STATE_TTL)
+        async with self._redis().pipeline(transaction=True) as pipe:
+            pipe.set(self._key("conv", conversation.id), conversation.to_json(), ex=LIVE_STATE_TTL)
             for user_id in conversation.members:
                 pipe.set(self._key("user-conv", user_id), conversation.id, ex=LIVE_STATE_TTL)
             await pipe.execute()
@@ -185,29 +321,41 @@ class RedisStore:
         conversation_id = await redis.get(self._key("user-conv", user_id))
         if not conversation_id:
             return None
-        data = await redis.hgetall(self._key("conv", conversation_id))
-        if not data:
-            return None
-        members = {int(k): v for k, v in json.loads(data["members"]).items()}
-        return LiveConversation(id=conversation_id, mode=data["mode"], members=members)
+        raw = await redis.get(self._key("conv", conversation_id))
+        return LiveConversation.from_json(raw) if raw else None
 
-    async def close_conversation(self, conversation_id: str) -> bool:
-        redis = self._redis()
-        data = await redis.hgetall(self._key("conv", conversation_id))
-        members = json.loads(data["members"]) if data else {}
-        script = redis.register_script(CLOSE_CONVERSATION_LUA)
+    async def mark_away(self, conversation_id: str, user_id: int, channel: str) -> bool:
+        return bool(await self._script(MARK_AWAY_LUA)(
+            keys=[self._key("conv", conversation_id)], args=[user_id, channel]))
+
+    async def rejoin(self, conversation_id: str, user_id: int, channel: str,
+                     grace_ms: int) -> LiveConversation | None:
+        raw = await self._script(REJOIN_LUA)(
+            keys=[self._key("conv", conversation_id)], args=[user_id, channel, grace_ms])
+        return LiveConversation.from_json(raw) if raw else None
+
+    async def _close(self, conversation_id: str, away_user: int | None, grace_ms: int) -> bool:
+        raw = await self._redis().get(self._key("conv", conversation_id))
+        if not raw:
+            return False
+        members = LiveConversation.from_json(raw).members
         keys = [self._key("conv", conversation_id)]
         keys += [self._key("user-conv", user_id) for user_id in members]
-        existed = await script(keys=keys, args=[conversation_id])
-        await redis.delete(self._key("seq", conversation_id), self._key("log", conversation_id))
-        return bool(existed)
+        keys += [self._key("seq", conversation_id), self._key("log", conversation_id)]
+        return bool(await self._script(CLOSE_LUA)(
+            keys=keys, args=[conversation_id, away_user or "", grace_ms]))
+
+    async def close_if_away(self, conversation_id: str, user_id: int, grace_ms: int) -> bool:
+        return await self._close(conversation_id, user_id, grace_ms)
+
+    async def close_conversation(self, conversation_id: str) -> bool:
+        return await self._close(conversation_id, None, 0)
 
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int:
-        script = self._redis().register_script(APPEND_LINE_LUA)
-        return int(await script(
+        return int(await self._script(APPEND_LINE_LUA)(
             keys=[self._key("seq", conversation_id), self._key("log", conversation_id)],
             args=[json.dumps(line, separators=(",", ":")), settings.CONVERSATION_LOG_LINES,
-                  _log_ttl()],
+                  log_ttl()],
         ))
 
     async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]:
@@ -221,11 +369,16 @@ class RedisStore:
 
     async def hit(self, key: str, rate: str) -> float | None:
         limit, window = parse_rate(rate)
-        script = self._redis().register_script(HIT_LUA)
-        count, ttl_ms = await script(keys=[self._key("rl", key)], args=[window])
+        count, ttl_ms = await self._script(HIT_LUA)(keys=[self._key("rl", key)], args=[window])
         if int(count) > limit:
             return round(max(int(ttl_ms), 0) / 1000, 2)
         return None
+
+    async def beat(self, process: str, ttl_s: int) -> None:
+        await self._redis().set(self._key("process", process), "1", ex=ttl_s)
+
+    async def process_alive(self, process: str) -> bool:
+        return bool(await self._redis().exists(self._key("process", process)))
 
 
 _store: MemoryStore | RedisStore | None = None

@@ -1,0 +1,125 @@
+"""The server process's side of staying up: a heartbeat that tells other processes this one
+is alive, and a graceful shutdown that closes every socket with 1012 so clients reconnect
+(and resume) at once on another process."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import weakref
+from collections.abc import Callable
+from typing import Protocol
+
+from chat.store import LiveStore, process_of
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 2
+HEARTBEAT_TTL_SECONDS = 6
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_TRY_AGAIN_LATER = 1013
+# Time for the 1012 close frames to leave before the process stops.
+SHUTDOWN_FLUSH_SECONDS = 0.5
+
+
+class Closable(Protocol):
+    channel_name: str
+
+    async def close(self, code: int | None = None) -> None: ...
+
+
+_sockets: weakref.WeakSet = weakref.WeakSet()
+_started: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_alive_cache: dict[str, tuple[float, bool]] = {}
+
+
+def register(consumer: Closable, store: LiveStore) -> None:
+    """Track a live socket; the first one on a loop starts the heartbeat and the handler."""
+    _sockets.add(consumer)
+    loop = asyncio.get_running_loop()
+    if loop in _started:
+        return
+    _started[loop] = asyncio.create_task(_heartbeat(store, process_of(consumer.channel_name)))
+    _install_sigterm(loop)
+
+
+async def _heartbeat(store: LiveStore, process: str) -> None:
+    while True:
+        try:
+            await store.beat(process, HEARTBEAT_TTL_SECONDS)
+        except Exception:
+            log.warning("heartbeat failed", exc_info=True)
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+async def process_alive(store: LiveStore, channel: str) -> bool:
+    """Whether the process holding `channel` still beats; answered at most once a second."""
+    process = process_of(channel)
+    now = time.monotonic()
+    cached = _alive_cache.get(process)
+    if cached and now - cached[0] < 1:
+        return cached[1]
+    try:
+        alive = await store.process_alive(process)
+    except Exception:
+        alive = True  # Redis unreachable says nothing about the partner's process
+    _alive_cache[process] = (now, alive)
+    return alive
+
+
+def _install_sigterm(loop: asyncio.AbstractEventLoop) -> None:
+    # daphne's reactor registers its SIGTERM handler on the asyncio loop; take it over so the
+    # sockets are closed with 1012 first, then hand over to it to stop the server.
+    handlers = getattr(loop, "_signal_handlers", {})
+    previous_handle = handlers.get(signal.SIGTERM)
+    previous_signal = signal.getsignal(signal.SIGTERM)
+
+    def stop_server() -> None:
+        if previous_handle is not None:
+            previous_handle._run()
+        elif callable(previous_signal):
+            previous_signal(signal.SIGTERM, None)
+        else:
+            raise SystemExit(0)
+
+    def on_sigterm() -> None:
+        asyncio.ensure_future(_shutdown(stop_server))
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    except (ValueError, RuntimeError, NotImplementedError):
+        pass  # not the main thread (tests): there is no process to shut down
+
+
+async def _shutdown(stop_server: Callable[[], None]) -> None:
+    sockets = list(_sockets)
+    log.warning("SIGTERM: closing %d sockets with 1012", len(sockets))
+    await asyncio.gather(*(s.close(code=CLOSE_SERVICE_RESTART) for s in sockets),
+                         return_exceptions=True)
+    await asyncio.sleep(SHUTDOWN_FLUSH_SECONDS)
+    stop_server()
+
+
+def allow_service_close_codes() -> None:
+    """Let the server send 1012 (service restart) and 1013 (try again later).
+
+    Both are registered WebSocket close codes that the contract uses, but autobahn, under
+    daphne, only lets an application send 1000 or 3000-4999. Those two codes go out as plain
+    close frames; everything else keeps autobahn's checks."""
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:
+        return
+    if getattr(WebSocketProtocol, "_service_codes_allowed", False):
+        return
+    original = WebSocketProtocol.serverClose
+
+    def server_close(self: WebSocketProtocol, code: int | None = None) -> None:
+        if code in (CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER):
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            original(self, code)
+
+    WebSocketProtocol.serverClose = server_close
+    WebSocketProtocol._service_codes_allowed = True
