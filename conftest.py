@@ -215,3 +215,41 @@ def start_server(transactional_db: None, postgres: None, tmp_path: Path
     yield start
     for server in servers:
         server.stop()
+
+
+# ---- helpers for end-to-end tests over chatclient
+
+
+def pair_guests(url_a: str, url_b: str, mode: str = "text") -> tuple:
+    """Two new guests, on the servers at url_a and url_b, paired with each other.
+
+    Returns ((socket_a, session_a), (socket_b, session_b), conversation id)."""
+    from chatclient import Socket, guest_session
+
+    session_a, session_b = guest_session(url_a), guest_session(url_b)
+    a, b = Socket(url_a, session_a), Socket(url_b, session_b)
+    a.expect("welcome")
+    b.expect("welcome")
+    a.send({"type": "find", "mode": mode})
+    b.send({"type": "find", "mode": mode})
+    conversation = a.expect("matched", 20)["conversation"]
+    assert b.expect("matched", 20)["conversation"] == conversation
+    return (a, session_a), (b, session_b), conversation
+
+
+def exchange(sender, receiver, text: str) -> dict:  # noqa: ANN001 - chatclient sockets
+    """`sender` says `text`; the partner receives it. Returns the sender's acknowledgement."""
+    sender.send({"type": "message", "text": text})
+    ack = sender.expect("message")
+    assert receiver.expect("message")["text"] == text
+    return ack
+
+
+def resume_on(url: str, session: str, conversation: str, after: str | None) -> tuple:
+    """A new socket for `session` that resumes `conversation`; returns (socket, resumed)."""
+    from chatclient import Socket
+
+    socket_ = Socket(url, session)
+    socket_.expect("welcome", 15)
+    socket_.send({"type": "resume", "conversation": conversation, "after": after})
+    return socket_, socket_.expect("resumed")

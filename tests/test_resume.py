@@ -5,35 +5,18 @@ import time
 import pytest
 from chatclient import Socket, guest_session
 
+from conftest import pair_guests, resume_on
+
 pytestmark = pytest.mark.e2e
-
-
-def pair(server_a, server_b):
-    session_a, session_b = guest_session(server_a.url), guest_session(server_b.url)
-    a, b = Socket(server_a.url, session_a), Socket(server_b.url, session_b)
-    a.expect("welcome")
-    b.expect("welcome")
-    a.send({"type": "find", "mode": "text"})
-    b.send({"type": "find", "mode": "text"})
-    conversation = a.expect("matched", 20)["conversation"]
-    assert b.expect("matched", 20)["conversation"] == conversation
-    return (a, session_a), (b, session_b), conversation
 
 
 def texts(frames):
     return [f["text"] for f in frames]
 
 
-def resume(url, session, conversation, after):
-    socket = Socket(url, session)
-    socket.expect("welcome")
-    socket.send({"type": "resume", "conversation": conversation, "after": after})
-    return socket, socket.expect("resumed")
-
-
 def test_resume_on_other_process_gets_every_missed_line_once(start_server, redis_url):
     one, two = start_server(redis_url=redis_url), start_server(redis_url=redis_url)
-    (a, session_a), (b, _), conversation = pair(one, two)
+    (a, session_a), (b, _), conversation = pair_guests(one.url, two.url)
     a.send({"type": "message", "text": "before"})
     last_id = a.expect("message")["id"]
     b.expect("message")
@@ -43,7 +26,7 @@ def test_resume_on_other_process_gets_every_missed_line_once(start_server, redis
         b.send({"type": "message", "text": f"while away {n}"})
         b.expect("message")
 
-    a2, resumed = resume(two.url, session_a, conversation, last_id)
+    a2, resumed = resume_on(two.url, session_a, conversation, last_id)
     assert resumed["conversation"] == conversation
     assert texts(resumed["missed"]) == [f"while away {n}" for n in range(5)]
     assert all(f["from"] == "partner" for f in resumed["missed"])
@@ -58,19 +41,19 @@ def test_resume_on_other_process_gets_every_missed_line_once(start_server, redis
 
 def test_resume_with_null_after_replays_the_whole_conversation(start_server, redis_url):
     server = start_server(redis_url=redis_url)
-    (a, session_a), (b, _), conversation = pair(server, server)
+    (a, session_a), (b, _), conversation = pair_guests(server.url, server.url)
     for text in ("one", "two"):
         b.send({"type": "message", "text": text})
         b.expect("message")
         a.expect("message")
     a.sock.close()
-    _, resumed = resume(server.url, session_a, conversation, None)
+    _, resumed = resume_on(server.url, session_a, conversation, None)
     assert texts(resumed["missed"]) == ["one", "two"]
 
 
 def test_resume_after_grace_window_is_refused_and_partner_told(start_server, redis_url):
     one = start_server(redis_url=redis_url, RECONNECT_GRACE_SECONDS="1")
-    (a, session_a), (b, _), conversation = pair(one, one)
+    (a, session_a), (b, _), conversation = pair_guests(one.url, one.url)
     a.sock.close()
     b.expect("partner_reconnecting")
     assert b.expect("partner_left", 10)["reason"] == "disconnected"
@@ -82,7 +65,7 @@ def test_resume_after_grace_window_is_refused_and_partner_told(start_server, red
 
 def test_resume_of_someone_elses_conversation_is_refused(start_server, redis_url):
     server = start_server(redis_url=redis_url)
-    _, _, conversation = pair(server, server)
+    _, _, conversation = pair_guests(server.url, server.url)
     stranger = Socket(server.url, guest_session(server.url))
     stranger.expect("welcome")
     stranger.send({"type": "resume", "conversation": conversation, "after": None})
@@ -92,19 +75,19 @@ def test_resume_of_someone_elses_conversation_is_refused(start_server, redis_url
 def test_sigterm_closes_sockets_with_1012_and_clients_resume_elsewhere(start_server,
                                                                         redis_url):
     one, two = start_server(redis_url=redis_url), start_server(redis_url=redis_url)
-    (a, session_a), (b, _), conversation = pair(one, two)
+    (a, session_a), (b, _), conversation = pair_guests(one.url, two.url)
     one.process.send_signal(signal.SIGTERM)
     assert a.recv(10) is None
     assert a.close_code == 1012
     b.send({"type": "message", "text": "during the restart"})
     b.expect("message")
-    a2, resumed = resume(two.url, session_a, conversation, None)
+    a2, resumed = resume_on(two.url, session_a, conversation, None)
     assert texts(resumed["missed"]) == ["during the restart"]
 
 
 def test_sigkill_of_a_process_loses_no_conversation(start_server, redis_url):
     one, two = start_server(redis_url=redis_url), start_server(redis_url=redis_url)
-    (a, session_a), (b, _), conversation = pair(one, two)
+    (a, session_a), (b, _), conversation = pair_guests(one.url, two.url)
     a.send({"type": "message", "text": "hello"})
     last_id = a.expect("message")["id"]
     b.expect("message")
@@ -115,7 +98,7 @@ def test_sigkill_of_a_process_loses_no_conversation(start_server, redis_url):
     noticed_after = time.monotonic() - started
     b.send({"type": "message", "text": "are you there?"})
     b.expect("message")
-    a2, resumed = resume(two.url, session_a, conversation, last_id)
+    a2, resumed = resume_on(two.url, session_a, conversation, last_id)
     assert texts(resumed["missed"]) == ["are you there?"]
     b.expect("partner_back")
     assert noticed_after < 15

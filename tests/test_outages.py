@@ -1,0 +1,224 @@
+"""Outages of the services behind the chat: each has a clear behaviour and loses no
+acknowledged line. Faults are made on servers the test starts itself (its own redis-server,
+a TCP proxy in front of PostgreSQL), never on the machine's shared services."""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from chatclient import ContractError, Socket, guest_session
+
+from conftest import exchange, free_port, pair_guests, require, resume_on
+
+pytestmark = pytest.mark.e2e
+
+
+class TcpProxy:
+    """Forwards a local port to a target; `cut()` drops every connection and refuses new
+    ones until `restore()`."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener.settimeout(0.2)
+        self.open = True
+        self.running = True
+        self.connections: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            if not self.open:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self.open = False
+        with self.lock:
+            for s in self.connections:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self.connections.clear()
+
+    def restore(self) -> None:
+        self.open = True
+
+    def stop(self) -> None:
+        self.running = False
+        self.cut()
+        self.listener.close()
+
+
+def get(url: str, session: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url)
+    if session:
+        request.add_header("Cookie", f"sessionid={session}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture
+def postgres_proxy(postgres):
+    from django.db import connection
+
+    db = connection.settings_dict
+    proxy = TcpProxy((db["HOST"], int(db["PORT"])))
+    yield proxy
+    proxy.stop()
+
+
+def test_postgres_unreachable_live_chat_goes_on_new_sockets_1013_pages_503(
+        start_server, redis_url, postgres_proxy):
+    from django.db import connection
+
+    db = connection.settings_dict
+    via_proxy = f"postgres://{db['USER']}@127.0.0.1:{postgres_proxy.port}/{db['NAME']}"
+    server = start_server(redis_url=redis_url, DATABASE_URL=via_proxy)
+    (a, session_a), (b, _), _ = pair_guests(server.url, server.url)
+    late_session = guest_session(server.url)
+
+    postgres_proxy.cut()
+    started = time.monotonic()
+    exchange(a, b, "still here")
+    exchange(b, a, "me too")
+
+    refused = Socket(server.url, late_session)
+    assert refused.recv(10) is None
+    assert refused.close_code == 1013
+
+    status, body = get(server.url + "/healthz")
+    assert status == 503 and json.loads(body)["database"] == "down"
+    # The landing page needs no database; a logged-in page does, and says so kindly.
+    assert get(server.url + "/")[0] == 200
+    status, body = get(server.url + "/chat/", session_a)
+    assert status == 503 and "Back in a moment" in body
+
+    postgres_proxy.restore()
+    deadline = time.monotonic() + 20
+    while get(server.url + "/healthz")[0] != 200:
+        assert time.monotonic() < deadline, (
+            f"no recovery after PostgreSQL returned: {get(server.url + '/healthz')}\n"
+            + server.log()[-3000:])
+        time.sleep(0.2)
+    recovered_after = time.monotonic() - started
+    fresh = Socket(server.url, late_session)
+    assert fresh.expect("welcome")["type"] == "welcome"
+    exchange(a, b, "after the outage")
+    assert recovered_after < 30
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path):
+    """A redis-server of this test's own, with an append-only file, as deployments run it."""
+    require(shutil.which("redis-server") is not None, "redis-server")
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path)]
+
+    class OwnRedis:
+        url = f"redis://127.0.0.1:{port}/0"
+        process: subprocess.Popen | None = None
+
+        def start(self) -> None:
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    return
+                except OSError:
+                    assert time.monotonic() < deadline, "redis-server did not start"
+                    time.sleep(0.05)
+
+        def stop(self) -> None:
+            if self.process and self.process.poll() is None:
+                self.process.terminate()
+                self.process.wait(10)
+
+    redis = OwnRedis()
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+def reconnect_until_resumed(url: str, session: str, conversation: str, after: str | None,
+                            timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return resume_on(url, session, conversation, after)
+        except (ContractError, OSError):
+            assert time.monotonic() < deadline, "could not resume after the Redis restart"
+            time.sleep(0.3)
+
+
+def test_redis_restart_processes_recover_and_conversations_resume(start_server, own_redis):
+    one, two = start_server(redis_url=own_redis.url), start_server(redis_url=own_redis.url)
+    (a, session_a), (b, session_b), conversation = pair_guests(one.url, two.url)
+    last = exchange(a, b, "before the restart")
+
+    own_redis.stop()
+    started = time.monotonic()
+    for side in (a, b):  # sockets whose process lost Redis are closed, so clients reconnect
+        try:
+            while side.recv(10) is not None:
+                pass
+        except (ContractError, OSError):
+            pass
+    own_redis.start()
+
+    a2, resumed_a = reconnect_until_resumed(one.url, session_a, conversation, last["id"])
+    b2, resumed_b = reconnect_until_resumed(two.url, session_b, conversation, last["id"])
+    recovered_after = time.monotonic() - started
+    assert resumed_a["missed"] == [] and resumed_b["missed"] == []
+    a2.expect("partner_back")  # b came back after a
+    exchange(a2, b2, "after the restart")
+    exchange(b2, a2, "all good")
+
+    # Searching works again on both processes.
+    c = Socket(one.url, guest_session(one.url))
+    d = Socket(two.url, guest_session(two.url))
+    for s in (c, d):
+        s.expect("welcome")
+        s.send({"type": "find", "mode": "text"})
+    assert c.expect("matched", 20)["conversation"] == d.expect("matched", 20)["conversation"]
+    assert recovered_after < 30
