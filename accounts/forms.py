@@ -1,19 +1,26 @@
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.models import User
+
+
+def adult_field() -> forms.BooleanField:
+    return forms.BooleanField(
+        required=True,
+        label="I am 18 or older",
+        error_messages={"required": "You must be 18 or older to use an account here."},
+    )
 
 
 class AdultSignupForm(forms.Form):
     """allauth's signup form extended with the required 18-or-older confirmation."""
 
-    adult = forms.BooleanField(
-        required=True,
-        label="I am 18 or older",
-        error_messages={"required": "You must be 18 or older to sign up."},
-    )
+    adult = adult_field()
 
     def signup(self, request: HttpRequest, user: User) -> None:
         user.adult_confirmed_at = timezone.now()
@@ -24,7 +31,7 @@ class AdultSignupForm(forms.Form):
 class ClaimGuestForm(SetPasswordForm):
     """Turns a guest account into a full one: a password, and the adult confirmation."""
 
-    adult = AdultSignupForm.base_fields["adult"]
+    adult = adult_field()
 
 
 class PreferencesForm(forms.ModelForm):
@@ -39,3 +46,35 @@ class PreferencesForm(forms.ModelForm):
             raise forms.ValidationError(
                 "Guests cannot keep history. Set a password first to make this a full account.")
         return keeps
+
+
+class DeleteAccountForm(forms.Form):
+    """Proof that the person at the keyboard owns the account: its password, or for a guest,
+    who has none, the handle typed out."""
+
+    password = forms.CharField(label="Your password", strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete":
+                                                                 "current-password"}))
+    confirm_handle = forms.CharField(label="Type your handle to confirm")
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user.has_usable_password():
+            del self.fields["confirm_handle"]
+        else:
+            del self.fields["password"]
+            self.fields["confirm_handle"].help_text = format_html(
+                "Type <strong>{}</strong> exactly as it is shown.", user.username)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+    def clean_confirm_handle(self) -> str:
+        typed = self.cleaned_data["confirm_handle"]
+        if typed != self.user.username:
+            raise forms.ValidationError(f"Type {self.user.username} exactly to confirm.")
+        return typed

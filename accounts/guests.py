@@ -1,18 +1,25 @@
 """Guest accounts: one click, a generated handle, no password until the guest claims it."""
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.handles import generate_handle
 from accounts.models import User
 
+HANDLE_ATTEMPTS = 5
+
 
 def create_guest() -> User:
-    for _ in range(5):
-        handle = generate_handle()
-        user, created = User.objects.get_or_create(username=handle, defaults={"is_guest": True})
-        if created:
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-            return user
+    """A new guest with a free handle. Two requests that draw the same handle at once are told
+    apart by the database's case-insensitive unique constraint; the loser draws again."""
+    for _ in range(HANDLE_ATTEMPTS):
+        user = User(username=generate_handle(), is_guest=True, last_seen=timezone.now())
+        user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            continue
+        return user
     raise RuntimeError("could not find a free handle")
 
 

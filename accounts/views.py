@@ -1,27 +1,26 @@
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import ClaimGuestForm, PreferencesForm
+from accounts.addresses import client_address
+from accounts.deletion import delete_account
+from accounts.forms import ClaimGuestForm, DeleteAccountForm, PreferencesForm
 from accounts.guests import claim_guest, create_guest
 from chat.ratelimit import hit
-
-
-def client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 @require_POST
 def guest_signup(request: HttpRequest) -> HttpResponse:
     retry_after = hit(f"guest:{client_address(request)}", settings.GUEST_RATE_LIMIT)
     if retry_after is not None:
+        seconds = int(retry_after) + 1
         response = render(request, "accounts/guest_limited.html",
-                          {"retry_after": int(retry_after) + 1}, status=429)
-        response["Retry-After"] = str(int(retry_after) + 1)
+                          {"retry_after": seconds}, status=429)
+        response["Retry-After"] = str(seconds)
         return response
     user = create_guest()
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -33,7 +32,10 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     user = request.user
     preferences = PreferencesForm(instance=user)
     claim = ClaimGuestForm(user) if user.is_guest else None
-    if request.method == "POST" and request.POST.get("form") == "claim" and user.is_guest:
+    if request.method == "POST" and request.POST.get("form") == "claim":
+        if not user.is_guest:
+            messages.error(request, "This account already has a password.")
+            return redirect("account_settings")
         claim = ClaimGuestForm(user, request.POST)
         if claim.is_valid():
             claim_guest(user, claim.cleaned_data["new_password1"])
@@ -41,11 +43,26 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Your account is saved: log in as {user.username} "
                                       "with your new password.")
             return redirect("account_settings")
+        messages.error(request, "Your account is not saved yet: see the errors below.")
     elif request.method == "POST":
         preferences = PreferencesForm(request.POST, instance=user)
         if preferences.is_valid():
             preferences.save()
             messages.success(request, "Your preferences are saved.")
             return redirect("account_settings")
+        messages.error(request, "Nothing was changed: see the errors below.")
     return render(request, "accounts/settings.html",
                   {"preferences": preferences, "claim": claim})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = DeleteAccountForm(user, request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        delete_account(user.pk)
+        logout(request)
+        messages.success(request, "Your account and everything kept with it are deleted.")
+        return redirect("landing")
+    return render(request, "accounts/delete_confirm.html", {"form": form})

@@ -20,6 +20,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from accounts.activity import mark_seen
+from accounts.addresses import socket_address
 from chat import conversations, lifecycle, webrtc
 from chat.matching import NOT_QUEUED, Pairing, Seeker, get_matcher
 from chat.protocol import FrameError, parse_frame
@@ -99,6 +101,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.keeps_history = user.keeps_history
         self.store = get_store()
         self.matcher = get_matcher()
+        self.address = socket_address(self.scope)
+        if not await self.store.add_address_socket(self.address, self.channel_name,
+                                                   settings.MAX_SOCKETS_PER_ADDRESS):
+            await self.send_frame({"type": "error", "code": "rate_limited",
+                                   "detail": "too many connections from your address",
+                                   "retry_after": 60})
+            await self.close(code=CLOSE_FLOODING)
+            return
         # Matching decisions of this socket run one at a time (the frame handlers and the
         # retry loop), and lines are handed to the socket one batch at a time.
         self.match_lock = asyncio.Lock()
@@ -107,11 +117,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if replaced:
             await self.send_to(replaced, {"type": "chat.replaced"})
         lifecycle.register(self, self.store)
+        try:
+            await in_db(mark_seen, self.user_id)
+        except Unavailable:
+            pass
         await self.send_frame({"type": "welcome", "handle": self.handle,
                                "keeps_history": self.keeps_history})
 
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "store"):
+        if not hasattr(self, "match_lock"):
+            if hasattr(self, "address"):
+                await self.store.remove_address_socket(self.address, self.channel_name)
             return
         self.closing = True
         for task in list(self.tasks.values()):
@@ -129,6 +145,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if live and live.members[self.user_id].channel == self.channel_name:
                 await self.close_live(live, "disconnected")
         await self.store.release_socket(self.user_id, self.channel_name)
+        await self.store.remove_address_socket(self.address, self.channel_name)
 
     # ---- frames from the client
 
@@ -358,7 +375,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for name in ("gap", "watchdog", "grace", "catch_up"):
             self.stop_task(name)
 
-    async def end_chat(self, reason: str) -> None:
+    async def end_chat(self, reason: str, record_who: bool = True) -> None:
         """End this socket's conversation and tell the partner why."""
         chat = self.chat
         if chat is None:
@@ -367,9 +384,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_to(chat.partner.channel, {
             "type": "chat.partner_left", "conversation": chat.id, "reason": reason})
         await self.store.close_conversation(chat.id)
-        await self.record_end(chat.id, reason, self.user_id)
+        await self.record_end(chat.id, reason, self.user_id if record_who else None)
 
-    async def record_end(self, conversation_id: str, reason: str, ended_by: int) -> None:
+    async def record_end(self, conversation_id: str, reason: str, ended_by: int | None) -> None:
         try:
             await in_db(conversations.end_conversation, conversation_id, reason, ended_by)
         except Unavailable:
@@ -468,6 +485,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             chat.partner.channel = event["channel"]
             self.stop_task("grace")
             await self.send_frame({"type": "partner_back"})
+
+    async def chat_account_closed(self, event: dict[str, Any]) -> None:
+        """The user deleted the account: the partner sees an ordinary goodbye."""
+        if self.chat:
+            await self.end_chat("left", record_who=False)  # the user row is already gone
+        await self.close(code=CLOSE_NOT_LOGGED_IN)
 
     async def chat_replaced(self, event: dict[str, Any]) -> None:
         await self.send_frame({"type": "error", "code": "replaced",

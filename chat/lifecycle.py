@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2
 HEARTBEAT_TTL_SECONDS = 6
+# Every 15 beats (30 s) this process renews its sockets' places in the per-address counts.
+ADDRESS_REFRESH_BEATS = 15
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 # Time for the 1012 close frames to leave before the process stops.
@@ -25,6 +27,7 @@ SHUTDOWN_FLUSH_SECONDS = 0.5
 
 class Closable(Protocol):
     channel_name: str
+    address: str
 
     async def close(self, code: int | None = None) -> None: ...
 
@@ -45,11 +48,16 @@ def register(consumer: Closable, store: LiveStore) -> None:
 
 
 async def _heartbeat(store: LiveStore, process: str) -> None:
+    beats = 0
     while True:
         try:
             await store.beat(process, HEARTBEAT_TTL_SECONDS)
+            if beats % ADDRESS_REFRESH_BEATS == 0:
+                await store.refresh_address_sockets(
+                    [(s.address, s.channel_name) for s in list(_sockets)])
         except Exception:
             log.warning("heartbeat failed", exc_info=True)
+        beats += 1
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 

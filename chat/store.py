@@ -88,6 +88,14 @@ class LiveStore(Protocol):
     async def hit(self, key: str, rate: str) -> float | None: ...
     async def beat(self, process: str, ttl_s: int) -> None: ...
     async def process_alive(self, process: str) -> bool: ...
+    async def add_address_socket(self, address: str, channel: str, limit: int) -> bool: ...
+    async def remove_address_socket(self, address: str, channel: str) -> None: ...
+    async def refresh_address_sockets(self, sockets: list[tuple[str, str]]) -> None: ...
+
+
+# A socket's place in its address's count lasts this long unless its process renews it, so
+# that sockets of a process that died stop counting.
+ADDRESS_SOCKET_TTL_MS = 90_000
 
 
 def log_ttl() -> int:
@@ -102,6 +110,7 @@ class MemoryStore:
         self.user_conversation: dict[int, str] = {}
         self.logs: dict[str, list[dict[str, Any]]] = {}
         self.counters: dict[str, tuple[int, int]] = {}
+        self.address_sockets: dict[str, set[str]] = {}
 
     async def claim_socket(self, user_id: int, channel: str) -> str | None:
         old = self.sockets.get(user_id)
@@ -192,6 +201,19 @@ class MemoryStore:
     async def process_alive(self, process: str) -> bool:
         return True
 
+    async def add_address_socket(self, address: str, channel: str, limit: int) -> bool:
+        sockets = self.address_sockets.setdefault(address, set())
+        if channel not in sockets and len(sockets) >= limit:
+            return False
+        sockets.add(channel)
+        return True
+
+    async def remove_address_socket(self, address: str, channel: str) -> None:
+        self.address_sockets.get(address, set()).discard(channel)
+
+    async def refresh_address_sockets(self, sockets: list[tuple[str, str]]) -> None:
+        pass  # nothing outlives this process
+
 
 # KEYS: 1 = sequence counter, 2 = log list; ARGV: 1 = line json without seq, 2 = lines kept,
 # 3 = ttl. The counter and the push happen together, so the log is always in sequence order.
@@ -271,6 +293,22 @@ for i = 2, #KEYS do
     redis.call('DEL', KEYS[i])
   end
 end
+return 1
+"""
+
+
+# KEYS: 1 = the address's sockets (zset channel -> expiry ms); ARGV: 1 = channel, 2 = limit,
+# 3 = ttl ms. Returns 1 when the socket may stay.
+ADD_ADDRESS_SOCKET_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1])
+    and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
@@ -379,6 +417,21 @@ class RedisStore:
 
     async def process_alive(self, process: str) -> bool:
         return bool(await self._redis().exists(self._key("process", process)))
+
+    async def add_address_socket(self, address: str, channel: str, limit: int) -> bool:
+        return bool(await self._script(ADD_ADDRESS_SOCKET_LUA)(
+            keys=[self._key("address", address)], args=[channel, limit, ADDRESS_SOCKET_TTL_MS]))
+
+    async def remove_address_socket(self, address: str, channel: str) -> None:
+        await self._redis().zrem(self._key("address", address), channel)
+
+    async def refresh_address_sockets(self, sockets: list[tuple[str, str]]) -> None:
+        expiry = now_ms() + ADDRESS_SOCKET_TTL_MS
+        async with self._redis().pipeline(transaction=False) as pipe:
+            for address, channel in sockets:
+                pipe.zadd(self._key("address", address), {channel: expiry}, xx=True)
+                pipe.pexpire(self._key("address", address), ADDRESS_SOCKET_TTL_MS)
+            await pipe.execute()
 
 
 _store: MemoryStore | RedisStore | None = None

@@ -11,5 +11,7 @@ urlpatterns = [
     path("accounts/guest/", account_views.guest_signup, name="guest_signup"),
     path("accounts/", include("allauth.urls")),
     path("account/settings/", account_views.account_settings, name="account_settings"),
+    path("account/delete/", account_views.account_delete, name="account_delete"),
+    path("", include("chat.history_urls")),
     path("admin/", admin.site.urls),
 ]
