@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from chat.crypto import decrypt_text, encrypt_text
 from chat.ratelimit import parse_rate
 
 # Only cleans up after processes that died without closing their conversations.
@@ -390,10 +391,11 @@ class RedisStore:
         return await self._close(conversation_id, None, 0)
 
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int:
+        # Encrypted, so that a Redis dump or a replica does not show what people said.
+        payload = encrypt_text(json.dumps(line, separators=(",", ":"))).decode()
         return int(await self._script(APPEND_LINE_LUA)(
             keys=[self._key("seq", conversation_id), self._key("log", conversation_id)],
-            args=[json.dumps(line, separators=(",", ":")), settings.CONVERSATION_LOG_LINES,
-                  log_ttl()],
+            args=[payload, settings.CONVERSATION_LOG_LINES, log_ttl()],
         ))
 
     async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]:
@@ -402,7 +404,8 @@ class RedisStore:
         for raw in raw_lines:
             line_seq, _, payload = raw.partition("|")
             if int(line_seq) > seq:
-                lines.append({**json.loads(payload), "seq": int(line_seq)})
+                line = json.loads(decrypt_text(payload.encode()))
+                lines.append({**line, "seq": int(line_seq)})
         return lines
 
     async def hit(self, key: str, rate: str) -> float | None:
