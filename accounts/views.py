@@ -11,11 +11,15 @@ from accounts.deletion import delete_account
 from accounts.forms import ClaimGuestForm, DeleteAccountForm, PreferencesForm
 from accounts.guests import claim_guest, create_guest
 from chat.ratelimit import hit
+from moderation.bans import address_banned
 
 
 @require_POST
 def guest_signup(request: HttpRequest) -> HttpResponse:
-    retry_after = hit(f"guest:{client_address(request)}", settings.GUEST_RATE_LIMIT)
+    address = client_address(request)
+    if address_banned(address):
+        return render(request, "accounts/guest_refused.html", status=403)
+    retry_after = hit(f"guest:{address}", settings.GUEST_RATE_LIMIT)
     if retry_after is not None:
         seconds = int(retry_after) + 1
         response = render(request, "accounts/guest_limited.html",

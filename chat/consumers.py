@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
@@ -22,12 +23,15 @@ from django.db import DatabaseError
 
 from accounts.activity import mark_seen
 from accounts.addresses import socket_address
-from chat import conversations, lifecycle, webrtc
+from chat import conversations, history, lifecycle, webrtc
 from chat.matching import NOT_QUEUED, Pairing, Seeker, get_matcher
 from chat.protocol import FrameError, parse_frame
 from chat.relay import OrderedDelivery, message_frame, seq_of, utc_now_iso
 from chat.store import LiveConversation, Member, get_store
-from moderation.reports import file_report
+from moderation.analysis import line_relayed
+from moderation.bans import active_ban, active_mute, banned_frame
+from moderation.filters import filter_line
+from moderation.reports import ReportError, file_report
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,7 @@ class Chat:
     initiator: bool
     common_interests: list[str]
     delivery: OrderedDelivery = field(default_factory=OrderedDelivery)
+    reported: bool = False
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -84,6 +89,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     chat: Chat | None = None
     searching: Seeker | None = None
     last_conversation: tuple[str, int] | None = None  # (id, partner id) after it ended
+    last_partner_handle = ""
+    muted_until: datetime | None = None
     closing = False
 
     async def connect(self) -> None:
@@ -99,6 +106,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user_id = user.id
         self.handle = user.username
         self.keeps_history = user.keeps_history
+        try:
+            ban = await in_db(active_ban, self.user_id)
+            self.muted_until = await in_db(active_mute, self.user_id)
+        except Unavailable:
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
+        if ban:
+            await self.send_frame(banned_frame(ban))
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         self.store = get_store()
         self.matcher = get_matcher()
         self.address = socket_address(self.scope)
@@ -126,7 +143,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "match_lock"):
-            if hasattr(self, "address"):
+            if hasattr(self, "address") and hasattr(self, "store"):
                 await self.store.remove_address_socket(self.address, self.channel_name)
             return
         self.closing = True
@@ -180,6 +197,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.searching:
             raise FrameError("already_searching", "already looking for a partner")
         excluded = await in_db(conversations.exclusions_for, self.user_id)
+        # Preferences and mutes may have changed since the socket opened.
+        self.keeps_history = await in_db(conversations.keeps_history, self.user_id)
+        self.muted_until = await in_db(active_mute, self.user_id)
         self.searching = Seeker(
             user_id=self.user_id, channel=self.channel_name, mode=frame["mode"],
             lang=frame["lang"], interests=frame["interests"], excluded=excluded,
@@ -201,14 +221,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_message(self, frame: dict[str, Any]) -> None:
         chat = self.require_chat()
+        if self.muted_until and self.muted_until > datetime.now(UTC):
+            until = self.muted_until.isoformat().replace("+00:00", "Z")
+            raise FrameError("muted", f"a moderator muted you until {until}", until=until)
         await self.check_rate("lines", settings.MESSAGE_RATE_LIMIT)
-        line = {"sender": self.user_id, "text": frame["text"], "ts": utc_now_iso(),
-                "filtered": False, "client_id": frame["client_id"]}
+        filtered = filter_line(frame["text"])
+        line = {"sender": self.user_id, "text": filtered.text, "ts": utc_now_iso(),
+                "filtered": filtered.filtered, "client_id": frame["client_id"]}
         line["seq"] = await self.store.append_line(chat.id, line)
         # The partner's copy goes first: the acknowledgement promises it is on its way.
         await self.send_to(chat.partner.channel,
                            {"type": "chat.line", "conversation": chat.id, "line": line})
         await self.deliver(chat, line)
+        await line_relayed(chat.id, line["seq"], self.user_id, frame["text"])
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
         chat = self.require_chat()
@@ -240,9 +265,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_report(self, frame: dict[str, Any]) -> None:
         conversation_id, partner_id = self.current_or_last_partner()
         await self.check_rate("reports", settings.REPORT_RATE_LIMIT)
-        report = await in_db(file_report, self.user_id, partner_id, conversation_id,
-                             frame["reason"], frame["note"])
+        evidence = await self.evidence(conversation_id)
+        try:
+            report = await in_db(file_report, self.user_id, partner_id, conversation_id,
+                                 frame["reason"], frame["note"], evidence)
+        except ReportError as error:
+            raise FrameError("bad_frame", str(error)) from None
+        if self.chat and self.chat.id == conversation_id:
+            self.chat.reported = True
         await self.send_frame({"type": "reported", "report": report.pk})
+
+    async def evidence(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The conversation's last lines as the reporter saw them, while the log has them."""
+        lines = await self.store.lines_after(conversation_id, 0)
+        partner_handle = (self.chat.partner.handle if self.chat and self.chat.id == conversation_id
+                          else self.last_partner_handle)
+        names = {self.user_id: self.handle}
+        return [{"from": names.get(line["sender"], partner_handle), "text": line["text"],
+                 "ts": line["ts"]} for line in lines]
 
     async def on_resume(self, frame: dict[str, Any]) -> None:
         conversation_id = frame["conversation"]
@@ -270,10 +310,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             missed = await self.store.lines_after(chat.id, after)
             ready = [line for logged in missed for line in chat.delivery.push(logged)]
             ready += chat.delivery.skip_gap()
-            await self.send_frame({
-                **self.conversation_frame("resumed", chat),
-                "missed": [message_frame(chat.id, line, self.user_id) for line in ready],
-            })
+            missed_frames = [message_frame(chat.id, line, self.user_id) for line in ready]
+            await self.send_frame({**self.conversation_frame("resumed", chat),
+                                   "missed": missed_frames})
+            if self.keeps_history:
+                for frame in missed_frames:
+                    await history.line_seen(self.user_id, chat.id, frame)
         await self.send_to(partner.channel, {"type": "chat.partner_back",
                                              "conversation": chat.id,
                                              "channel": self.channel_name})
@@ -344,6 +386,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                                          partner.channel))
         await self.send_frame(self.conversation_frame("matched", self.chat))
         self.start_task("watchdog", self.watch_partner(self.chat))
+        if self.keeps_history:
+            await history.conversation_seen(self.user_id, live.id, live.mode, partner.handle,
+                                            utc_now_iso())
 
     def conversation_frame(self, kind: str, chat: Chat) -> dict[str, Any]:
         return {
@@ -369,18 +414,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return self.last_conversation
         raise FrameError("not_in_conversation", "there is no current or last partner")
 
-    def forget_chat(self, chat: Chat) -> None:
+    async def forget_chat(self, chat: Chat, how: str | None) -> None:
+        """This socket is done with `chat`; `how` it ended, or None when it may resume."""
         self.chat = None
         self.last_conversation = (chat.id, chat.partner.user_id)
+        self.last_partner_handle = chat.partner.handle
         for name in ("gap", "watchdog", "grace", "catch_up"):
             self.stop_task(name)
+        if how and self.keeps_history:
+            if chat.reported and how != "blocked":
+                how = "reported"
+            await history.conversation_closed(self.user_id, chat.id, how)
 
     async def end_chat(self, reason: str, record_who: bool = True) -> None:
         """End this socket's conversation and tell the partner why."""
         chat = self.chat
         if chat is None:
             return
-        self.forget_chat(chat)
+        await self.forget_chat(chat, reason)
         await self.send_to(chat.partner.channel, {
             "type": "chat.partner_left", "conversation": chat.id, "reason": reason})
         await self.store.close_conversation(chat.id)
@@ -403,7 +454,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if settings.RECONNECT_GRACE_SECONDS <= 0:
             await self.end_chat("disconnected")
             return
-        self.forget_chat(chat)
+        await self.forget_chat(chat, None)
         if await self.store.mark_away(chat.id, self.user_id, self.channel_name):
             await self.send_to(chat.partner.channel, {
                 "type": "chat.partner_away", "conversation": chat.id})
@@ -417,7 +468,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await asyncio.sleep(settings.RECONNECT_GRACE_SECONDS)
         if self.chat is chat and await self.store.close_if_away(
                 chat.id, chat.partner.user_id, grace_ms):
-            self.forget_chat(chat)
+            await self.forget_chat(chat, "disconnected")
             await self.send_frame({"type": "partner_left", "reason": "disconnected"})
             await self.record_end(chat.id, "disconnected", chat.partner.user_id)
 
@@ -470,9 +521,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_partner_left(self, event: dict[str, Any]) -> None:
         chat = self.chat
         if chat and chat.id == event["conversation"]:
-            self.forget_chat(chat)
             async with self.delivery_lock:
                 await self.send_lines(chat, chat.delivery.skip_gap())
+            await self.forget_chat(chat, event["reason"])
             await self.send_frame({"type": "partner_left", "reason": event["reason"]})
 
     async def chat_partner_away(self, event: dict[str, Any]) -> None:
@@ -485,6 +536,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             chat.partner.channel = event["channel"]
             self.stop_task("grace")
             await self.send_frame({"type": "partner_back"})
+
+    async def chat_banned(self, event: dict[str, Any]) -> None:
+        """A moderator banned this user: effective at once, whichever process decided."""
+        await self.end_chat("banned")
+        await self.send_frame({"type": "banned", "until": event.get("until"),
+                               "reason": event.get("reason", "")})
+        await self.close(code=CLOSE_FORBIDDEN)
+
+    async def chat_muted(self, event: dict[str, Any]) -> None:
+        until = event.get("until")
+        self.muted_until = (datetime.fromisoformat(until.replace("Z", "+00:00")) if until
+                            else datetime.max.replace(tzinfo=UTC))
 
     async def chat_account_closed(self, event: dict[str, Any]) -> None:
         """The user deleted the account: the partner sees an ordinary goodbye."""
@@ -528,7 +591,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_lines(self, chat: Chat, lines: list[dict[str, Any]]) -> None:
         for line in lines:
-            await self.send_frame(message_frame(chat.id, line, self.user_id))
+            frame = message_frame(chat.id, line, self.user_id)
+            await self.send_frame(frame)
+            if self.keeps_history:
+                await history.line_seen(self.user_id, chat.id, frame)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))

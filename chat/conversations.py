@@ -1,4 +1,5 @@
 """Conversations and blocks in the database: plain functions, called by the consumer."""
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +16,10 @@ def exclusions_for(user_id: int) -> list[int]:
     if last:
         excluded.update(uid for uid in last if uid and uid != user_id)
     return sorted(excluded)
+
+
+def keeps_history(user_id: int) -> bool:
+    return bool(get_user_model().objects.filter(pk=user_id, keeps_history=True).exists())
 
 
 def start_conversation(conversation_id: str, mode: str, initiator_id: int, other_id: int,

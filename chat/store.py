@@ -112,6 +112,7 @@ class MemoryStore:
         self.logs: dict[str, list[dict[str, Any]]] = {}
         self.counters: dict[str, tuple[int, int]] = {}
         self.address_sockets: dict[str, set[str]] = {}
+        self.closed_logs: dict[str, float] = {}  # conversation id -> when it closed
 
     async def claim_socket(self, user_id: int, channel: str) -> str | None:
         old = self.sockets.get(user_id)
@@ -172,7 +173,13 @@ class MemoryStore:
         for user_id in conversation.members:
             if self.user_conversation.get(user_id) == conversation_id:
                 del self.user_conversation[user_id]
-        self.logs.pop(conversation_id, None)
+        # The log outlives the conversation briefly, as in Redis, for a report's evidence.
+        now = time.monotonic()
+        self.closed_logs[conversation_id] = now
+        for old_id, closed_at in list(self.closed_logs.items()):
+            if now - closed_at > log_ttl():
+                del self.closed_logs[old_id]
+                self.logs.pop(old_id, None)
         return True
 
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int:
@@ -274,8 +281,9 @@ redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 return raw
 """
 
-# close: KEYS 1 = conversation, 2.. = each member's user-conversation key, then seq and log;
+# close: KEYS 1 = conversation, 2.. = each member's user-conversation key;
 # ARGV 1 = conversation id, 2 = '' or the user who must still be away, 3 = grace ms.
+# The line log stays until it expires: a report just after the end snapshots it as evidence.
 CLOSE_LUA = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
@@ -288,11 +296,7 @@ if ARGV[2] ~= '' then
 end
 redis.call('DEL', KEYS[1])
 for i = 2, #KEYS do
-  if string.find(KEYS[i], 'user-conv', 1, true) then
-    if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
-  else
-    redis.call('DEL', KEYS[i])
-  end
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
 return 1
 """
@@ -380,7 +384,6 @@ class RedisStore:
         members = LiveConversation.from_json(raw).members
         keys = [self._key("conv", conversation_id)]
         keys += [self._key("user-conv", user_id) for user_id in members]
-        keys += [self._key("seq", conversation_id), self._key("log", conversation_id)]
         return bool(await self._script(CLOSE_LUA)(
             keys=keys, args=[conversation_id, away_user or "", grace_ms]))
 

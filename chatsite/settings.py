@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "chat.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -100,6 +101,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast while PostgreSQL is unreachable instead of hanging requests and sockets.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DATABASE_CONNECT_TIMEOUT", 3)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -123,7 +128,10 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.AdultSignupForm"
 ACCOUNT_LOGOUT_ON_GET = False
-ACCOUNT_USERNAME_MIN_LENGTH = 3
+# Handles (usernames) are checked by accounts.handles.HandleValidator with these limits.
+HANDLE_MIN_LENGTH = env_int("HANDLE_MIN_LENGTH", 3)
+HANDLE_MAX_LENGTH = min(env_int("HANDLE_MAX_LENGTH", 30), 150)  # the column holds 150
+ACCOUNT_USERNAME_MIN_LENGTH = HANDLE_MIN_LENGTH
 ACCOUNT_PREVENT_ENUMERATION = True
 EMAIL_BACKEND = env.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
@@ -186,7 +194,20 @@ MESSAGE_RATE_LIMIT = env.get("MESSAGE_RATE_LIMIT", "20/10s")
 RATE_LIMIT_STRIKES = env_int("RATE_LIMIT_STRIKES", 10)
 FRAME_RATE_LIMIT = env.get("FRAME_RATE_LIMIT", "60/10s")
 GUEST_RATE_LIMIT = env.get("GUEST_RATE_LIMIT", "10/m")
+# How many reverse proxies stand in front of daphne and append to X-Forwarded-For. 0 (the
+# default) trusts no header and counts guests per connecting address; with N, the client is
+# the Nth address from the right of X-Forwarded-For (earlier ones can be forged).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Guest accounts not seen for this many days are deleted (accounts.tasks.purge_idle_guests).
+GUEST_RETENTION_DAYS = env_int("GUEST_RETENTION_DAYS", 30)
 REPORT_RATE_LIMIT = env.get("REPORT_RATE_LIMIT", "10/h")
+# Moderation: the preset durations moderators pick from (m, h, d), and how long a ban refuses
+# new guest sign-ups from the address the banned account last signed in from (only a keyed
+# hash of it is kept, in the cache, for that long).
+BAN_DURATIONS = env_list("BAN_DURATIONS", "1h,24h,7d,30d")
+MUTE_DURATIONS = env_list("MUTE_DURATIONS", "1h,24h,7d")
+BAN_ADDRESS_HOURS = env_int("BAN_ADDRESS_HOURS", 72)
+MAX_SOCKETS_PER_ADDRESS = env_int("MAX_SOCKETS_PER_ADDRESS", 20)
 MATCH_INTEREST_WAIT_SECONDS = env_int("MATCH_INTEREST_WAIT_SECONDS", 10)
 MATCH_LEASE_SECONDS = env_int("MATCH_LEASE_SECONDS", 15)
 RECONNECT_GRACE_SECONDS = env_int("RECONNECT_GRACE_SECONDS", 15)
@@ -194,6 +215,55 @@ CONVERSATION_LOG_LINES = env_int("CONVERSATION_LOG_LINES", 500)
 MAX_INTERESTS = 10
 MAX_INTEREST_LENGTH = 30
 SIGNAL_MAX_BYTES = 64 * 1024
+
+# The inline filter (moderation.filters): contact details are masked unless a deployment
+# turns it off; links only where a deployment asks for it.
+FILTER_MASK_CONTACTS = env_bool("FILTER_MASK_CONTACTS", True)
+FILTER_MASK_URLS = env_bool("FILTER_MASK_URLS", False)
+# The classifier's analysis of relayed lines (moderation.analysis): a line counts towards its
+# sender's score in a conversation when the classifier gives it at least
+# ANALYSIS_LINE_MIN_SCORE; a sum of ANALYSIS_REPORT_THRESHOLD files an automatic report.
+ANALYSIS_ENABLED = env_bool("ANALYSIS_ENABLED", True)
+ANALYSIS_BATCH_SIZE = env_int("ANALYSIS_BATCH_SIZE", 200)
+ANALYSIS_LINE_MIN_SCORE = float(env.get("ANALYSIS_LINE_MIN_SCORE") or 0.5)
+ANALYSIS_REPORT_THRESHOLD = float(env.get("ANALYSIS_REPORT_THRESHOLD") or 3.0)
+ANALYSIS_PENDING_MAX = env_int("ANALYSIS_PENDING_MAX", 100_000)
+ANALYSIS_DRAIN_SECONDS = float(env.get("ANALYSIS_DRAIN_SECONDS") or 1.0)
+ANALYSIS_TRIGGER_MS = env_int("ANALYSIS_TRIGGER_MS", 500)
+ANALYSIS_ENQUEUE_TIMEOUT_MS = env_int("ANALYSIS_ENQUEUE_TIMEOUT_MS", 250)
+ANALYSIS_BATCHES_PER_TASK = env_int("ANALYSIS_BATCHES_PER_TASK", 50)
+
+# WebRTC: STUN/TURN servers for voice and video. With TURN configured, calls are relay-only
+# unless WEBRTC_RELAY_ONLY=false, so that neither side learns the other's address.
+STUN_URLS = env_list("STUN_URLS", "")
+TURN_URLS = env_list("TURN_URLS", "")
+TURN_SECRET = env.get("TURN_SECRET", "")
+TURN_TTL_SECONDS = env_int("TURN_TTL_SECONDS", 3600)
+WEBRTC_RELAY_ONLY = env_bool("WEBRTC_RELAY_ONLY", True)
+
+# Opt-in history (chat.history): line text is encrypted with HISTORY_KEYS, a comma-separated
+# list of Fernet keys, newest first (older ones still decrypt; `manage.py
+# rotate_history_keys` re-encrypts with the newest). Without keys one is derived from
+# SECRET_KEY, so that `make run` works.
+HISTORY_KEYS = env_list("HISTORY_KEYS", "")
+HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 365)
+HISTORY_PAGE_SIZE = env_int("HISTORY_PAGE_SIZE", 20)
+HISTORY_WRITE_BATCH = env_int("HISTORY_WRITE_BATCH", 200)
+HISTORY_WRITE_INTERVAL_MS = env_int("HISTORY_WRITE_INTERVAL_MS", 250)
+HISTORY_SEARCH_MAX_LENGTH = env_int("HISTORY_SEARCH_MAX_LENGTH", 200)
+EXPORT_LINK_HOURS = env_int("EXPORT_LINK_HOURS", 24)
+CELERY_BEAT_SCHEDULE = {
+    "purge-old-history": {"task": "chat.tasks.purge_old_history",
+                          "schedule": env_int("HISTORY_PURGE_EVERY_SECONDS", 3600)},
+    "purge-expired-exports": {"task": "chat.tasks.purge_expired_exports",
+                              "schedule": env_int("EXPORT_PURGE_EVERY_SECONDS", 900)},
+    "purge-idle-guests": {"task": "accounts.tasks.purge_idle_guests",
+                          "schedule": env_int("GUEST_PURGE_EVERY_SECONDS", 3600)},
+}
+# A drain that waited longer than two periods is stale: the next one does the same work.
+CELERY_BEAT_SCHEDULE["analyse-pending-lines"] = {
+    "task": "moderation.tasks.analyse_pending", "schedule": ANALYSIS_DRAIN_SECONDS,
+    "options": {"expires": 2 * ANALYSIS_DRAIN_SECONDS}}
 
 LOGGING = {
     "version": 1,

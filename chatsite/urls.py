@@ -13,5 +13,6 @@ urlpatterns = [
     path("account/settings/", account_views.account_settings, name="account_settings"),
     path("account/delete/", account_views.account_delete, name="account_delete"),
     path("", include("chat.history_urls")),
+    path("moderation/", include("moderation.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,83 @@
+"""Finding attempts to share contact details in a line: phone numbers, e-mail addresses,
+other apps' handles and, where a deployment asks for it, links.
+
+Strangers who swap numbers or handles leave the platform's protection, and a predator's
+first move is often exactly that, so these are masked by default (`FILTER_MASK_CONTACTS`).
+The patterns run on the folded line from `moderation.filters` (NFKC, lower case, no
+zero-width characters), so fullwidth digits and hidden characters do not slip through.
+"""
+from __future__ import annotations
+
+import re
+
+PHONE = "contact_phone"
+EMAIL = "contact_email"
+HANDLE = "contact_handle"
+URL = "url"
+
+# Top-level domains that make "name at domain.xx" an address rather than a sentence.
+_TLDS = ("com|net|org|edu|gov|io|co|me|info|biz|app|dev|xyz|uk|de|fr|es|pt|br|it|nl|be|ch|at|"
+         "pl|ru|ca|us|au|mx|ar|cl|in|jp|cn|gg|tv|ly|to|cc|link|site|online|mail")
+
+_DIGIT = r"(?:\d|(?:zero|one|two|three|four|five|six|seven|eight|nine)(?![a-z]))"
+# Up to three spaces or punctuation marks between digits: "555 123 4567", "5.5.5-1.2.3.4".
+_DIGIT_GAP = r"[\s.\-()/_*]{0,3}"
+# Seven digits or more is a phone number in every numbering plan we know; fewer is an age,
+# a time or a price.
+PHONE_RE = re.compile(rf"(?<![\w+])\+?\s*{_DIGIT}(?:{_DIGIT_GAP}{_DIGIT}){{6,14}}(?!\d)")
+
+_AT = r"(?P<at>\s*@\s*|\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
+_DOT = r"(?:\.|\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+)"
+EMAIL_RE = re.compile(
+    rf"[\w.+\-]*\w{_AT}[\w\-]+(?P<dots>(?:{_DOT}[\w\-]+)*{_DOT})(?P<tld>[a-z]{{2,24}})(?![\w@])")
+_TLD_RE = re.compile(rf"(?:{_TLDS})")
+
+_APPS = (r"snap(?:chat)?|insta(?:gram)?|ig|telegram|tele|tg|whats\s?app|watsapp|discord|kik|"
+         r"skype|tik\s?tok|wechat|viber|threema|line\s?id|only\s?fans|twitter|facebook|fb|"
+         r"reddit|session\s?id")
+_HANDLE_FILLER = (r"(?:[\s:=>\-–@,]|\b(?:is|id|name|handle|username|user|me|at|on|its|it's|"
+                  r"my|add|here|via)\b)*")
+HANDLE_RE = re.compile(
+    rf"\b(?:{_APPS})\b{_HANDLE_FILLER}(?P<id>@?[\w.\-#/]*\w)")
+MENTION_RE = re.compile(r"(?<![\w@.])@(?P<id>[a-z_][\w.]*\w)")
+URL_RE = re.compile(
+    rf"\b(?:https?://|www\.)\S+|\b[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:{_TLDS})\b(?:/\S*)?")
+
+# Words that follow an app's name in ordinary talk ("is insta down?", "snap me later").
+_NOT_AN_ID = frozenset("""
+a about account acc after again all also always an and any anymore are as at back be because
+been before both but by call can chat could dm dms do does down either else ever every for from
+fun going got had has have he her here hey his how i if in instead is it its just later lol
+many maybe me message more most much my never no not now of ok okay on one only or our out
+please pls plz post posts really right same she should so some sorry still story stories sure
+than thanks that the their them then there they this tho though to too u up us video very was
+we were what when where which who why will with would yeah yes you your
+banned better blocked boring broken cool dead deleted gone lame new old private
+""".split())
+
+
+def _id_looks_real(handle: str) -> bool:
+    bare = handle.lstrip("@")
+    return len(bare) >= 3 and bare not in _NOT_AN_ID
+
+
+def contact_spans(folded: str, *, urls: bool) -> list[tuple[int, int, str]]:
+    """Spans `(start, end, category)` (end exclusive) of contact details in a folded line."""
+    spans: list[tuple[int, int, str]] = []
+    for match in EMAIL_RE.finditer(folded):
+        spelled_at = "@" not in match.group("at")
+        spelled_dot = "dot" in match.group("dots")
+        if not spelled_at or spelled_dot or _TLD_RE.fullmatch(match.group("tld")):
+            spans.append((match.start(), match.end(), EMAIL))
+    for match in PHONE_RE.finditer(folded):
+        start = match.start() + len(match.group()) - len(match.group().lstrip())
+        spans.append((start, match.end(), PHONE))
+    for match in HANDLE_RE.finditer(folded):
+        if _id_looks_real(match.group("id")):
+            spans.append((match.start("id"), match.end("id"), HANDLE))
+    for match in MENTION_RE.finditer(folded):
+        if _id_looks_real(match.group("id")):
+            spans.append((match.start(), match.end(), HANDLE))
+    if urls:
+        spans.extend((m.start(), m.end(), URL) for m in URL_RE.finditer(folded))
+    return spans

@@ -1,0 +1,361 @@
+"""The inline filter: masks listed words and contact details in a line before it is relayed.
+
+It runs on every line, so it reads a line in a few passes of C-level string work and touches
+characters one by one in Python only where a hit has to be checked. The line and the word
+lists (`moderation/wordlists/*.txt`) go through the same steps, so list entries are written
+plainly:
+
+1. Folding, character by character: NFKC, case folding, accents dropped, Cyrillic and Greek
+   look-alikes mapped to Latin letters; zero-width and bidi control characters vanish.
+2. Words: the folded line is cut at spaces and punctuation. Inside a word that has a letter,
+   leetspeak is read (0→o, 3→e, 4→a, 5/$→s, 7→t, @→a, and 1, ! and | stand for "i or l");
+   a word of digits only stays a number. Three or more one-letter words in a row ("f u c k",
+   "f.u.c.k") are read as one word.
+3. Runs of one letter are collapsed ("fuuuck" → "fuck"), keeping each run's length so that
+   "as" is not taken for "ass".
+4. One Aho-Corasick pass finds every entry. A hit counts when it starts a word and ends one,
+   or ends in a common inflection ("-s", "-ed", "-ing"): ordinary words that merely contain an
+   entry ("Scunthorpe", "assassin", "therapist") are left alone.
+
+Masking: every character of the original line from the first to the last character that made
+up a hit becomes "*", except whitespace, which is kept. The masked line has exactly the
+original's length in code points, and a zero-width character inside a hit is masked too.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+from pathlib import Path
+
+from django.conf import settings
+
+from moderation import contacts
+
+WORDLIST_DIR = Path(__file__).resolve().parent / "wordlists"
+MASK = "*"
+DEFAULT_CATEGORY = "profanity"
+
+
+@dataclass(frozen=True, slots=True)
+class FilterResult:
+    text: str  # the line as the partner sees it
+    filtered: bool
+    categories: frozenset[str] = frozenset()
+
+
+# Lower-case Cyrillic and Greek letters that pass for Latin ones (after case folding).
+HOMOGLYPHS = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
+    "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ѵ": "v", "ɡ": "g", "ı": "i", "ł": "l", "ø": "o",
+    "đ": "d", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v",
+    "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "ς": "s",
+})
+# "1" stays "1": it may be an i or an l, and the automaton holds both readings of each entry.
+LEET = str.maketrans({
+    "0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s",
+    "€": "e", "!": "1", "|": "1",
+})
+AMBIGUOUS_ONE = "il"
+SUFFIXES = frozenset({"s", "es", "d", "ed", "er", "ers", "ing", "ings"})
+
+WORD_RE = re.compile(r"(?:[^\W_]|[@$!|€])+")
+LETTER_RE = re.compile(r"[^\W\d_]")
+REPEAT_RE = re.compile(r"(.)\1+")
+# A single run this long is deliberate stretching, so "fuckingggg" counts as "fucking".
+STRETCHED_RUN = 3
+
+
+@lru_cache(maxsize=16384)
+def _fold_char(char: str) -> str:
+    category = unicodedata.category(char)
+    if category in ("Cf", "Mn", "Me"):  # zero-width, bidi controls, combining marks
+        return ""
+    if category == "Cc":
+        return " "
+    folded = unicodedata.normalize("NFKC", char).casefold()
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(HOMOGLYPHS)
+
+
+def fold(text: str) -> tuple[str, list[int] | None]:
+    """The folded line and, per folded character, its index in `text` (None: the same)."""
+    if text.isascii():
+        return text.lower(), None
+    parts: list[str] = []
+    index: list[int] = []
+    for position, char in enumerate(text):
+        folded = char.lower() if char < "\x80" else _fold_char(char)
+        if folded:
+            parts.append(folded)
+            index.extend([position] * len(folded))
+    return "".join(parts), index
+
+
+@dataclass(slots=True)
+class _Words:
+    """The words of a folded line joined by single spaces, leetspeak read."""
+
+    stream: str
+    # Per word: its start in the folded line, or, for joined one-letter words, each
+    # letter's position there.
+    origins: list[int | list[int]]
+
+    def folded_positions(self) -> list[int]:
+        """Per stream character, its position in the folded line (-1 between words)."""
+        positions: list[int] = []
+        for number, (origin, word) in enumerate(zip(self.origins, self.stream.split(" "),
+                                                    strict=True)):
+            if number:
+                positions.append(-1)
+            if isinstance(origin, list):
+                positions.extend(origin)
+            else:
+                positions.extend(range(origin, origin + len(word)))
+        return positions
+
+    def joined_positions(self) -> set[int]:
+        """Stream positions of letters that were written as separate one-letter words."""
+        joined: set[int] = set()
+        offset = 0
+        for origin, word in zip(self.origins, self.stream.split(" "), strict=True):
+            if isinstance(origin, list):
+                joined.update(range(offset, offset + len(word)))
+            offset += len(word) + 1
+        return joined
+
+
+def read_words(folded: str) -> _Words:
+    words: list[str] = []
+    origins: list[int | list[int]] = []
+    letters: list[str] = []
+    letter_origins: list[int] = []
+
+    def flush_letters() -> None:
+        if len(letters) >= 3:
+            words.append("".join(letters))
+            origins.append(list(letter_origins))
+        else:
+            words.extend(letters)
+            origins.extend(letter_origins)
+        letters.clear()
+        letter_origins.clear()
+
+    for match in WORD_RE.finditer(folded):
+        word = match.group()
+        start = match.start()
+        # "!" and "|" at a word's edge are punctuation; only inside a word are they letters.
+        bare = word.strip("!|")
+        if not bare or not LETTER_RE.search(bare):
+            continue  # a number or a row of symbols
+        start += len(word) - len(word.lstrip("!|"))
+        bare = bare.translate(LEET)
+        if len(bare) == 1:
+            letters.append(bare)
+            letter_origins.append(start)
+            continue
+        if letters:
+            flush_letters()
+        words.append(bare)
+        origins.append(start)
+    if letters:
+        flush_letters()
+    return _Words(" ".join(words), origins)
+
+
+def collapse(stream: str) -> tuple[str, list[int], list[int]]:
+    """The stream with runs collapsed, and per collapsed character its start and run length."""
+    collapsed: list[str] = []
+    starts: list[int] = []
+    runs: list[int] = []
+    previous = ""
+    for position, char in enumerate(stream):
+        if char == previous and char != " ":
+            runs[-1] += 1
+            continue
+        collapsed.append(char)
+        starts.append(position)
+        runs.append(1)
+        previous = char
+    return "".join(collapsed), starts, runs
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    length: int  # in collapsed characters
+    runs: tuple[int, ...]  # the least run length each collapsed character needs
+    category: str
+    inside_words: bool
+
+
+class AhoCorasick:
+    """A plain Aho-Corasick automaton over strings; values are attached to each key."""
+
+    def __init__(self, keys: Iterable[tuple[str, Entry]]) -> None:
+        self.goto: list[dict[str, int]] = [{}]
+        self.fail: list[int] = [0]
+        self.out: list[list[Entry]] = [[]]
+        for key, entry in keys:
+            state = 0
+            for char in key:
+                following = self.goto[state].get(char)
+                if following is None:
+                    following = len(self.goto)
+                    self.goto[state][char] = following
+                    self.goto.append({})
+                    self.fail.append(0)
+                    self.out.append([])
+                state = following
+            if entry not in self.out[state]:
+                self.out[state].append(entry)
+        self._link()
+
+    def _link(self) -> None:
+        queue = list(self.goto[0].values())
+        for state in queue:
+            for char, following in self.goto[state].items():
+                queue.append(following)
+                fallback = self.fail[state]
+                while fallback and char not in self.goto[fallback]:
+                    fallback = self.fail[fallback]
+                target = self.goto[fallback].get(char, 0)
+                self.fail[following] = target if target != following else 0
+                self.out[following] = self.out[following] + self.out[self.fail[following]]
+
+    def search(self, text: str) -> list[tuple[int, Entry]]:
+        """Every `(end index, entry)` whose key ends at that index."""
+        goto, fail, out = self.goto, self.fail, self.out
+        hits: list[tuple[int, Entry]] = []
+        state = 0
+        for position, char in enumerate(text):
+            while state and char not in goto[state]:
+                state = fail[state]
+            state = goto[state].get(char, 0)
+            if out[state]:
+                hits.extend((position, entry) for entry in out[state])
+        return hits
+
+
+def _readings(stream: str) -> set[str]:
+    """The entry as written and with each subset of its i's and l's read as "1"."""
+    places = [i for i, char in enumerate(stream) if char in AMBIGUOUS_ONE]
+    if len(places) > 6:
+        places_sets: Iterable[tuple[int, ...]] = [(), tuple(places)]
+    else:
+        places_sets = (subset for size in range(len(places) + 1)
+                       for subset in combinations(places, size))
+    readings = set()
+    for subset in places_sets:
+        chars = list(stream)
+        for place in subset:
+            chars[place] = "1"
+        readings.add("".join(chars))
+    return readings
+
+
+def parse_wordlist(lines: Iterable[str]) -> Iterable[tuple[str, Entry]]:
+    category = DEFAULT_CATEGORY
+    for raw in lines:
+        line = raw.strip()
+        if line.startswith("##"):
+            category = line.lstrip("#").strip() or DEFAULT_CATEGORY
+            continue
+        if not line or line.startswith("#"):
+            continue
+        inside_words = line.startswith("*")
+        stream = read_words(fold(line.lstrip("*"))[0]).stream
+        if not stream:
+            continue
+        for reading in _readings(stream):
+            key, _, runs = collapse(reading)
+            yield key, Entry(len(key), tuple(runs), category, inside_words)
+
+
+@lru_cache(maxsize=1)
+def automaton() -> AhoCorasick:
+    """Built once per process from every word list."""
+    keys: list[tuple[str, Entry]] = []
+    for path in sorted(WORDLIST_DIR.glob("*.txt")):
+        keys.extend(parse_wordlist(path.read_text(encoding="utf-8").splitlines()))
+    return AhoCorasick(keys)
+
+
+def _word_spans(folded: str) -> list[tuple[int, int, str]]:
+    words = read_words(folded)
+    if not words.stream:
+        return []
+    collapsed = REPEAT_RE.sub(r"\1", words.stream)
+    hits = automaton().search(collapsed)
+    if not hits:
+        return []
+    _, starts, runs = collapse(words.stream)
+    joined = words.joined_positions()
+    positions = words.folded_positions()
+    stream = words.stream
+    spans: list[tuple[int, int, str]] = []
+    for end, entry in hits:
+        start = end - entry.length + 1
+        if any(runs[start + i] < need for i, need in enumerate(entry.runs)):
+            continue
+        first = starts[start]
+        last = starts[end] + runs[end] - 1
+        if not entry.inside_words and not (
+                first == 0 or stream[first - 1] == " " or (first in joined
+                                                           and first - 1 in joined)):
+            continue
+        if entry.inside_words:
+            # A stem that no ordinary word contains takes the whole word with it.
+            first = stream.rfind(" ", 0, first) + 1
+            word_end = stream.find(" ", last)
+            last = (len(stream) if word_end < 0 else word_end) - 1
+        after = last + 1
+        if after < len(stream) and stream[after] != " " and not (
+                last in joined and after in joined):
+            word_end = stream.find(" ", after)
+            word_end = len(stream) if word_end < 0 else word_end
+            rest_start = end + 1
+            rest_end = rest_start
+            while rest_end < len(collapsed) and collapsed[rest_end] != " ":
+                rest_end += 1
+            stretched = any(run >= STRETCHED_RUN for run in runs[rest_start:rest_end])
+            if collapsed[rest_start:rest_end] not in SUFFIXES or not (
+                    stream[after:word_end] in SUFFIXES or stretched):
+                continue
+            last = word_end - 1
+        spans.append((positions[first], positions[last] + 1, entry.category))
+    return spans
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        for position in range(start, end):
+            if not chars[position].isspace():
+                chars[position] = MASK
+    return "".join(chars)
+
+
+def filter_line(text: str) -> FilterResult:
+    """The line as the partner may see it, with listed words and contact details masked."""
+    folded, index = fold(text)
+    spans = _word_spans(folded)
+    if settings.FILTER_MASK_CONTACTS:
+        spans.extend(contacts.contact_spans(folded, urls=settings.FILTER_MASK_URLS))
+    if not spans:
+        return FilterResult(text, False)
+    if index is None:
+        original = [(start, end) for start, end, _ in spans]
+    else:
+        original = [(index[start], index[end - 1] + 1) for start, end, _ in spans]
+    return FilterResult(_mask(text, original), True,
+                        frozenset(category for _, _, category in spans))
+
+
+def readable(text: str) -> str:
+    """The line's words as the filter reads them (folded, leetspeak read), for the classifier,
+    which was trained on plain text and would miss "sh!t" or "fυck"."""
+    return read_words(fold(text)[0]).stream
