@@ -273,6 +273,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("bad_frame", str(error)) from None
         if self.chat and self.chat.id == conversation_id:
             self.chat.reported = True
+        elif self.keeps_history:
+            await history.conversation_closed(self.user_id, conversation_id, "reported")
         await self.send_frame({"type": "reported", "report": report.pk})
 
     async def evidence(self, conversation_id: str) -> list[dict[str, Any]]:

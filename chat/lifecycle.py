@@ -106,6 +106,12 @@ async def _shutdown(stop_server: Callable[[], None]) -> None:
     await asyncio.gather(*(s.close(code=CLOSE_SERVICE_RESTART) for s in sockets),
                          return_exceptions=True)
     await asyncio.sleep(SHUTDOWN_FLUSH_SECONDS)
+    try:
+        from chat.history import flush_history
+
+        await flush_history()  # kept history queued in memory is written before stopping
+    except Exception:
+        log.exception("history not flushed at shutdown")
     stop_server()
 
 

@@ -136,6 +136,10 @@ class MemoryMatcher:
     async def find_partner(self, seeker: Seeker, renew: bool = False) -> Pairing | str | None:
         now = now_ms()
         queued = self.waiting.get(seeker.user_id)
+        if queued is not None and queued.lease_until_ms < now:
+            # A lapsed lease counts as gone, also for its own socket: the same rule as Redis.
+            del self.waiting[seeker.user_id]
+            queued = None
         if renew and (queued is None or queued.channel != seeker.channel):
             return NOT_QUEUED
         seeker.since_ms = queued.since_ms if queued and queued.mode == seeker.mode else now
@@ -143,6 +147,8 @@ class MemoryMatcher:
         best: Seeker | None = None
         best_score = -1
         for other in list(self.waiting.values()):
+            if other.user_id == seeker.user_id:
+                continue
             if other.lease_until_ms < now:
                 del self.waiting[other.user_id]
                 continue
@@ -150,10 +156,12 @@ class MemoryMatcher:
             if score is not None and score > best_score:
                 best, best_score = other, score
         if best is None:
-            if queued is None:
-                self.waiting[seeker.user_id] = seeker
-            else:
+            if queued is not None and queued.mode == seeker.mode:
                 queued.__dict__.update(seeker.__dict__)
+            else:
+                # Insertion order is arrival order: a new search (or a new mode) goes last.
+                self.waiting.pop(seeker.user_id, None)
+                self.waiting[seeker.user_id] = seeker
             return None
         del self.waiting[best.user_id]
         self.waiting.pop(seeker.user_id, None)
@@ -188,6 +196,14 @@ local uid = tostring(me.user_id)
 local old_queue = redis.call('HGET', KEYS[3], uid)
 local old = old_queue and redis.call('HGET', KEYS[2], uid)
 old = old and cjson.decode(old)
+-- A lapsed lease counts as gone, also for its own socket.
+if old and old.lease_until_ms < now then
+  old = nil
+  redis.call('ZREM', old_queue, uid)
+  redis.call('HDEL', KEYS[2], uid)
+  redis.call('HDEL', KEYS[3], uid)
+  old_queue = nil
+end
 if ARGV[5] == '1' and not (old and old_queue == KEYS[1] and old.channel == me.channel) then
   return 'not-queued'
 end
@@ -210,7 +226,15 @@ local my_tags, my_excluded = as_set(me.interests), as_set(me.excluded)
 local my_open = count(me.interests) == 0 or now - me.since_ms >= wait
 
 local best, best_score, best_common = nil, -1, nil
-local ids = redis.call('ZRANGE', KEYS[1], 0, scan - 1)
+-- The longest waiting come first. A renewal in a queue longer than the scan looks at a
+-- window that moves with the clock, so that two compatible users far back in a long queue
+-- of others still find each other.
+local first = 0
+local queued = redis.call('ZCARD', KEYS[1])
+if ARGV[5] == '1' and queued > scan then
+  first = tonumber(t[2]) % (queued - scan + 1)
+end
+local ids = redis.call('ZRANGE', KEYS[1], first, first + scan - 1)
 for _, other_id in ipairs(ids) do
   if other_id ~= uid then
     local raw = redis.call('HGET', KEYS[2], other_id)
@@ -270,6 +294,18 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 
+# KEYS: 1 = the mode's queue, 2 = entries. Counts the entries whose lease still holds.
+WAITING_COUNT_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local raw = redis.call('HGET', KEYS[2], id)
+  if raw and cjson.decode(raw).lease_until_ms >= now then n = n + 1 end
+end
+return n
+"""
+
 
 class RedisMatcher:
     """The queue in Redis, shared by every server process."""
@@ -317,7 +353,9 @@ class RedisMatcher:
                                  args=[user_id, channel or ""]))
 
     async def waiting_count(self, mode: str) -> int:
-        return int(await self._redis().zcard(self.queue_key(mode)))
+        redis = self._redis()
+        script = redis.register_script(WAITING_COUNT_LUA)
+        return int(await script(keys=[self.queue_key(mode), self.entries_key]))
 
 
 def _order_like(order: list[str], tags: list[str]) -> list[str]:

@@ -62,3 +62,91 @@ class Block(models.Model):
 
     def __str__(self) -> str:
         return f"{self.blocker_id} blocks {self.blocked_id}"
+
+
+class KeptConversation(models.Model):
+    """One user's own copy of a conversation, kept because that user keeps history.
+
+    Each side that keeps history has its own copy; deleting one never touches the other's.
+    """
+
+    class How(models.TextChoices):
+        LEFT = "left"
+        BLOCKED = "blocked"
+        REPORTED = "reported"
+        DISCONNECTED = "disconnected"
+        BANNED = "banned"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="kept_conversations")
+    # The live conversation's id as the user saw it in `matched`; the public id in URLs.
+    conversation = models.UUIDField()
+    mode = models.CharField(max_length=5, choices=Conversation.Mode.choices,
+                            default=Conversation.Mode.TEXT)
+    partner_handle = models.CharField(max_length=150, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_how = models.CharField(max_length=12, choices=How.choices, blank=True)
+    line_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "conversation"],
+                                    name="one_kept_copy_per_owner"),
+        ]
+        indexes = [models.Index(fields=["owner", "-started_at"]),
+                   models.Index(fields=["started_at"])]
+
+    def __str__(self) -> str:
+        return f"kept copy of {self.conversation} for {self.owner_id}"
+
+
+class KeptLine(models.Model):
+    """One line of a kept conversation; the text is a Fernet token (see chat.crypto)."""
+
+    kept = models.ForeignKey(KeptConversation, on_delete=models.CASCADE, related_name="lines")
+    message_id = models.CharField(max_length=80)
+    from_me = models.BooleanField()
+    text_encrypted = models.BinaryField()
+    ts = models.DateTimeField()
+    filtered = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kept", "message_id"], name="one_kept_line_per_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.message_id}"
+
+
+class HistoryExport(models.Model):
+    """A zip of a user's whole record (JSON, HTML, CSV), built by a Celery task.
+
+    The zip is stored encrypted like the lines it holds, and is purged once it expires.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        READY = "ready"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="history_exports")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    zip_encrypted = models.BinaryField(null=True, blank=True)
+    zip_size = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.status})"

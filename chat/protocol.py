@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.matching import MODES, normalise_interests
+from chat.matching import MODES, normalise_interest, normalise_interests
 from moderation.reports import NOTE_MAX_LENGTH, REASONS
 
 LANG_MAX_LENGTH = 16
@@ -47,14 +47,16 @@ def _parse_find(frame: dict[str, Any]) -> dict[str, Any]:
     mode = frame.get("mode", "text")
     if mode not in MODES:
         raise _bad(f"mode must be one of {', '.join(MODES)}")
-    interests = frame.get("interests") or []
+    interests = frame.get("interests")
+    interests = [] if interests is None else interests
     if not isinstance(interests, list) or not all(isinstance(t, str) for t in interests):
         raise _bad("interests must be a list of strings")
     if len(interests) > settings.MAX_INTERESTS:
         raise _bad(f"at most {settings.MAX_INTERESTS} interests")
-    for tag in interests:
-        if not 1 <= len(tag.strip()) <= settings.MAX_INTEREST_LENGTH:
-            raise _bad(f"each interest is 1 to {settings.MAX_INTEREST_LENGTH} characters")
+    # The limit holds for the tag as it is matched: NFKC can make a tag longer.
+    if not all(1 <= len(normalise_interest(tag)) <= settings.MAX_INTEREST_LENGTH
+               for tag in interests):
+        raise _bad(f"each interest is 1 to {settings.MAX_INTEREST_LENGTH} characters")
     lang = _optional_str(frame, "lang", LANG_MAX_LENGTH)
     lang = lang.strip().lower() or None if lang else None
     return {"type": "find", "mode": mode, "interests": normalise_interests(interests),
