@@ -31,7 +31,7 @@ from chat.store import LiveConversation, Member, get_store
 from moderation.analysis import line_relayed
 from moderation.bans import active_ban, active_mute, banned_frame
 from moderation.filters import filter_line
-from moderation.reports import ReportError, file_report
+from moderation.reports import ReportError, evidence_from, file_report
 
 log = logging.getLogger(__name__)
 
@@ -280,11 +280,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def evidence(self, conversation_id: str) -> list[dict[str, Any]]:
         """The conversation's last lines as the reporter saw them, while the log has them."""
         lines = await self.store.lines_after(conversation_id, 0)
+        _, partner_id = self.current_or_last_partner()
         partner_handle = (self.chat.partner.handle if self.chat and self.chat.id == conversation_id
                           else self.last_partner_handle)
-        names = {self.user_id: self.handle}
-        return [{"from": names.get(line["sender"], partner_handle), "text": line["text"],
-                 "ts": line["ts"]} for line in lines]
+        return evidence_from(lines, {self.user_id: self.handle, partner_id: partner_handle})
 
     async def on_resume(self, frame: dict[str, Any]) -> None:
         conversation_id = frame["conversation"]

@@ -35,6 +35,7 @@ from django.db.models import Count, Max, Sum
 from chat.redis_client import get_redis
 from moderation.filters import readable
 from moderation.models import ConversationScore, LineScore, Report
+from moderation.reports import evidence_from
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ async def line_relayed(conversation_id: str, seq: int, sender_id: int, text: str
     try:
         if not settings.ANALYSIS_ENABLED:
             return
-        line = PendingLine(str(conversation_id), int(seq), int(sender_id), str(text))
+        line = PendingLine(str(uuid.UUID(str(conversation_id))), int(seq), int(sender_id),
+                           str(text))
         if not settings.REDIS_URL:
             local_queue().put(line)
             return
@@ -107,6 +109,8 @@ def _nudge_worker() -> None:
 def _send_drain_task() -> None:
     from moderation.tasks import analyse_pending
 
+    if analyse_pending.app.conf.task_always_eager:
+        return  # no worker to nudge; running the drain here would put it back on the relay
     try:
         analyse_pending.apply_async(retry=False, expires=2 * settings.ANALYSIS_DRAIN_SECONDS)
     except Exception:  # the broker is down: beat sends the task once it is back
@@ -252,9 +256,27 @@ def file_automatic_report(conversation: uuid.UUID, user_id: int) -> Report | Non
             None, user_id, str(conversation) if exists else None, AUTOMATIC_REPORT_REASON,
             note=(f"Automatic: the classifier flagged {tally.flagged_lines} lines "
                   f"(total {tally.total:.2f}, highest {tally.max_score:.2f})."),
+            evidence=live_evidence(str(conversation)),
             classifier_score=tally.max_score)
         tally.save(update_fields=["report", "updated_at"])
     return tally.report
+
+
+def live_evidence(conversation: str) -> list[dict[str, str]]:
+    """The conversation's last lines from the live log, while it keeps them, with handles."""
+    from asgiref.sync import async_to_sync
+
+    from accounts.models import User
+    from chat.store import get_store
+
+    try:
+        lines = async_to_sync(get_store().lines_after)(conversation, 0)
+    except Exception:  # a report without evidence still belongs in the queue
+        logger.warning("no evidence for conversation %s", conversation, exc_info=True)
+        return []
+    handles = dict(User.objects.filter(id__in={line.get("sender") for line in lines})
+                   .values_list("id", "username"))
+    return evidence_from(lines, handles)
 
 
 @lru_cache(maxsize=4)

@@ -29,14 +29,19 @@ PHONE_RE = re.compile(rf"(?<![\w+])\+?\s*{_DIGIT}(?:{_DIGIT_GAP}{_DIGIT}){{6,14}
 _AT = r"(?P<at>\s*@\s*|\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
 _DOT = r"(?:\.|\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+)"
 EMAIL_RE = re.compile(
-    rf"[\w.+\-]*\w{_AT}[\w\-]+(?P<dots>(?:{_DOT}[\w\-]+)*{_DOT})(?P<tld>[a-z]{{2,24}})(?![\w@])")
+    rf"(?<![\w.+\-])[\w.+\-]*\w{_AT}[\w\-]+(?P<dots>(?:{_DOT}[\w\-]+)*{_DOT})(?P<tld>[a-z]{{2,24}})(?![\w@])")
 _TLD_RE = re.compile(rf"(?:{_TLDS})")
 
-_APPS = (r"snap(?:chat)?|insta(?:gram)?|ig|telegram|tele|tg|whats\s?app|watsapp|discord|kik|"
+_APPS = (r"snap(?:chat)?|insta(?:gram)?|ig|telegram|tg|whats\s?app|watsapp|discord|kik|"
          r"skype|tik\s?tok|wechat|viber|threema|line\s?id|only\s?fans|twitter|facebook|fb|"
          r"reddit|session\s?id")
 _HANDLE_FILLER = (r"(?:[\s:=>\-–@,]|\b(?:is|id|name|handle|username|user|me|at|on|its|it's|"
                   r"my|add|here|via)\b)*")
+# Cheap first looks, so that the full patterns run only on the few lines that may match.
+_AT_HINTS = ("@", " at ", "(at", "[at", "{at", "<at")
+_APP_HINT_RE = re.compile(_APPS)
+_DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_NO_ASCII_DIGITS = str.maketrans("", "", "0123456789")
 HANDLE_RE = re.compile(
     rf"\b(?:{_APPS})\b{_HANDLE_FILLER}(?P<id>@?[\w.\-#/]*\w)")
 MENTION_RE = re.compile(r"(?<![\w@.])@(?P<id>[a-z_][\w.]*\w)")
@@ -53,6 +58,8 @@ please pls plz post posts really right same she should so some sorry still story
 than thanks that the their them then there they this tho though to too u up us video very was
 we were what when where which who why will with would yeah yes you your
 banned better blocked boring broken cool dead deleted gone lame new old private
+thats im ur idk lmao haha hahaha true fine good bad great nice honestly probably
+definitely guess think know mean
 """.split())
 
 
@@ -64,20 +71,33 @@ def _id_looks_real(handle: str) -> bool:
 def contact_spans(folded: str, *, urls: bool) -> list[tuple[int, int, str]]:
     """Spans `(start, end, category)` (end exclusive) of contact details in a folded line."""
     spans: list[tuple[int, int, str]] = []
-    for match in EMAIL_RE.finditer(folded):
-        spelled_at = "@" not in match.group("at")
-        spelled_dot = "dot" in match.group("dots")
-        if not spelled_at or spelled_dot or _TLD_RE.fullmatch(match.group("tld")):
-            spans.append((match.start(), match.end(), EMAIL))
-    for match in PHONE_RE.finditer(folded):
-        start = match.start() + len(match.group()) - len(match.group().lstrip())
-        spans.append((start, match.end(), PHONE))
-    for match in HANDLE_RE.finditer(folded):
-        if _id_looks_real(match.group("id")):
-            spans.append((match.start("id"), match.end("id"), HANDLE))
-    for match in MENTION_RE.finditer(folded):
-        if _id_looks_real(match.group("id")):
-            spans.append((match.start(), match.end(), HANDLE))
+    if any(hint in folded for hint in _AT_HINTS):
+        for match in EMAIL_RE.finditer(folded):
+            spelled_at = "@" not in match.group("at")
+            spelled_dot = "dot" in match.group("dots")
+            if not spelled_at or spelled_dot or _TLD_RE.fullmatch(match.group("tld")):
+                spans.append((match.start(), match.end(), EMAIL))
+    if _may_hold_a_phone_number(folded):
+        for match in PHONE_RE.finditer(folded):
+            start = match.start() + len(match.group()) - len(match.group().lstrip())
+            spans.append((start, match.end(), PHONE))
+    if _APP_HINT_RE.search(folded):
+        for match in HANDLE_RE.finditer(folded):
+            if _id_looks_real(match.group("id")):
+                spans.append((match.start("id"), match.end("id"), HANDLE))
+    if "@" in folded:
+        for match in MENTION_RE.finditer(folded):
+            if _id_looks_real(match.group("id")):
+                spans.append((match.start(), match.end(), HANDLE))
     if urls:
         spans.extend((m.start(), m.end(), URL) for m in URL_RE.finditer(folded))
     return spans
+
+
+def _may_hold_a_phone_number(folded: str) -> bool:
+    digits = len(folded) - len(folded.translate(_NO_ASCII_DIGITS))
+    if digits >= 7:
+        return True
+    if any(not char.isascii() and char.isdecimal() for char in folded):
+        return True  # digits of other scripts, rare enough to look at closely
+    return digits + sum(folded.count(word) for word in _DIGIT_WORDS) >= 7

@@ -13,9 +13,9 @@ plainly:
    "f.u.c.k") are read as one word.
 3. Runs of one letter are collapsed ("fuuuck" → "fuck"), keeping each run's length so that
    "as" is not taken for "ass".
-4. One Aho-Corasick pass finds every entry. A hit counts when it starts a word and ends one,
-   or ends in a common inflection ("-s", "-ed", "-ing"): ordinary words that merely contain an
-   entry ("Scunthorpe", "assassin", "therapist") are left alone.
+4. One Aho-Corasick pass (pyahocorasick) finds every entry. A hit counts when it starts a
+   word and ends one, or ends in a common inflection ("-s", "-ed", "-ing"): ordinary words
+   that merely contain an entry ("Scunthorpe", "assassin", "therapist") are left alone.
 
 Masking: every character of the original line from the first to the last character that made
 up a hit becomes "*", except whitespace, which is kept. The masked line has exactly the
@@ -31,6 +31,7 @@ from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 
+import ahocorasick
 from django.conf import settings
 
 from moderation import contacts
@@ -192,52 +193,26 @@ class Entry:
     inside_words: bool
 
 
-class AhoCorasick:
-    """A plain Aho-Corasick automaton over strings; values are attached to each key."""
+class Matcher:
+    """Every list entry in one Aho-Corasick automaton (pyahocorasick, in C: the scan runs on
+    every line); each key carries the entries that read as it."""
 
     def __init__(self, keys: Iterable[tuple[str, Entry]]) -> None:
-        self.goto: list[dict[str, int]] = [{}]
-        self.fail: list[int] = [0]
-        self.out: list[list[Entry]] = [[]]
+        entries: dict[str, list[Entry]] = {}
         for key, entry in keys:
-            state = 0
-            for char in key:
-                following = self.goto[state].get(char)
-                if following is None:
-                    following = len(self.goto)
-                    self.goto[state][char] = following
-                    self.goto.append({})
-                    self.fail.append(0)
-                    self.out.append([])
-                state = following
-            if entry not in self.out[state]:
-                self.out[state].append(entry)
-        self._link()
-
-    def _link(self) -> None:
-        queue = list(self.goto[0].values())
-        for state in queue:
-            for char, following in self.goto[state].items():
-                queue.append(following)
-                fallback = self.fail[state]
-                while fallback and char not in self.goto[fallback]:
-                    fallback = self.fail[fallback]
-                target = self.goto[fallback].get(char, 0)
-                self.fail[following] = target if target != following else 0
-                self.out[following] = self.out[following] + self.out[self.fail[following]]
+            if entry not in entries.setdefault(key, []):
+                entries[key].append(entry)
+        self.automaton = ahocorasick.Automaton()
+        for key, found in entries.items():
+            self.automaton.add_word(key, tuple(found))
+        if entries:
+            self.automaton.make_automaton()
 
     def search(self, text: str) -> list[tuple[int, Entry]]:
         """Every `(end index, entry)` whose key ends at that index."""
-        goto, fail, out = self.goto, self.fail, self.out
-        hits: list[tuple[int, Entry]] = []
-        state = 0
-        for position, char in enumerate(text):
-            while state and char not in goto[state]:
-                state = fail[state]
-            state = goto[state].get(char, 0)
-            if out[state]:
-                hits.extend((position, entry) for entry in out[state])
-        return hits
+        if self.automaton.kind != ahocorasick.AHOCORASICK:
+            return []
+        return [(end, entry) for end, found in self.automaton.iter(text) for entry in found]
 
 
 def _readings(stream: str) -> set[str]:
@@ -276,12 +251,12 @@ def parse_wordlist(lines: Iterable[str]) -> Iterable[tuple[str, Entry]]:
 
 
 @lru_cache(maxsize=1)
-def automaton() -> AhoCorasick:
+def matcher() -> Matcher:
     """Built once per process from every word list."""
     keys: list[tuple[str, Entry]] = []
     for path in sorted(WORDLIST_DIR.glob("*.txt")):
         keys.extend(parse_wordlist(path.read_text(encoding="utf-8").splitlines()))
-    return AhoCorasick(keys)
+    return Matcher(keys)
 
 
 def _word_spans(folded: str) -> list[tuple[int, int, str]]:
@@ -289,7 +264,7 @@ def _word_spans(folded: str) -> list[tuple[int, int, str]]:
     if not words.stream:
         return []
     collapsed = REPEAT_RE.sub(r"\1", words.stream)
-    hits = automaton().search(collapsed)
+    hits = matcher().search(collapsed)
     if not hits:
         return []
     _, starts, runs = collapse(words.stream)

@@ -1,0 +1,240 @@
+"""Inline filter and line analysis benchmark.
+
+1. The inline filter's cost per line: `moderation.filters.filter_line` over a realistic mix
+   (by default 20,000 lines: about 80% ordinary chat lines, some non-ASCII; 12% with listed
+   words, most of them disguised; 8% with contact details), each line timed on its own after
+   a warm-up. Figures: p50, p99 and mean in microseconds, for the mix, the clean and the dirty
+   lines.
+2. The analysis worker's throughput in lines per second, batched (ANALYSIS_BATCH_SIZE lines
+   per classifier call) and one by one:
+   - `classifier`: alt-profanity-check's scoring alone;
+   - `drain`: the whole task (`drain_pending`: Redis list, classifier, LineScore and tally
+     writes, automatic reports) on BENCH_REDIS_URL and BENCH_DATABASE_URL (see
+     bench/common.py); `--no-database` skips it.
+
+    python bench/filter_bench.py [--lines 20000] [--worker-lines 2000] [--no-database] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    database_url,
+    ensure_database,
+    flush_redis,
+    log,
+    machine,
+    percentile,
+    print_json,
+    print_table,
+    redis_url,
+)
+
+CLEAN = [
+    "hi", "hey :)", "hello there, how are you?", "lol", "where are you from?",
+    "I'm 25, from Essex. you?", "see you at 5", "what music do you like? I love classic rock",
+    "ok bye", "haha that's so true", "do you play any games?", "I've been to Scunthorpe once",
+    "my therapist says I should talk to more people", "hola, ¿qué tal? soy de Málaga",
+    "ça va ? je suis à Paris cette semaine", "привет, как дела?", "nice 😂😂", "brb",
+    "what do you do for a living? I work in a cocktail bar, evenings mostly",
+    "the assassin in that film was great", "I'm studying for my exams, it's a lot",
+    "do you have insta?", "born in 1999, so not that young anymore",
+    "I think the weather here is terrible today, it has been raining since morning and "
+    "I have not left the house at all, how about you?",
+]
+LISTED = ["fuck", "shit", "bitch", "asshole", "cunt", "puta", "merde", "scheiße", "idiot fuck",
+          "kill yourself"]
+CONTACTS = ["call me 555-123-4567", "add me on snap: coolguy_99", "bob at gmail dot com",
+            "insta @lonely.boy", "my whatsapp is +44 7700 900123", "mail me jo.h@example.org"]
+HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "c": "с", "u": "υ"}
+LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "$", "t": "7"}
+
+
+def disguise(word: str, rng: random.Random) -> str:
+    how = rng.choice(["plain", "upper", "spaced", "dotted", "zero-width", "homoglyph",
+                      "leet", "stretched"])
+    if how == "upper":
+        return word.upper()
+    if how == "spaced":
+        return " ".join(word)
+    if how == "dotted":
+        return ".".join(word)
+    if how == "zero-width":
+        return "\u200b".join(word)
+    if how == "homoglyph":
+        return "".join(HOMOGLYPHS.get(c, c) for c in word)
+    if how == "leet":
+        return "".join(LEET.get(c, c) for c in word)
+    if how == "stretched":
+        return "".join(c * rng.choice([1, 1, 3]) for c in word)
+    return word
+
+
+def line_mix(count: int, seed: int = 4) -> list[tuple[str, str]]:
+    """`(kind, line)` pairs, kind one of clean, listed, contact."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.80:
+            lines.append(("clean", rng.choice(CLEAN)))
+        elif roll < 0.92:
+            word = disguise(rng.choice(LISTED), rng)
+            lines.append(("listed", f"{rng.choice(['you', 'oh', 'what a'])} {word} "
+                                    f"{rng.choice(['lol', 'seriously', 'go away', ''])}"))
+        else:
+            lines.append(("contact", rng.choice(CONTACTS)))
+    return lines
+
+
+def setup_django(with_database: bool) -> None:
+    for name in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL"):
+        os.environ.pop(name, None)
+    if with_database:
+        os.environ["DATABASE_URL"] = database_url()
+        os.environ["REDIS_URL"] = redis_url()
+        os.environ["LOG_LEVEL"] = "ERROR"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
+    import django
+
+    django.setup()
+
+
+def summary_us(values: list[float]) -> dict[str, float | None]:
+    return {"p50_us": percentile(values, 50), "p99_us": percentile(values, 99),
+            "mean_us": statistics.fmean(values) if values else None, "lines": len(values)}
+
+
+def bench_filter(count: int) -> dict[str, dict[str, float | None]]:
+    from moderation.filters import filter_line
+
+    lines = line_mix(count)
+    for _, line in lines[:2000]:
+        filter_line(line)
+    timings: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
+    clock = time.perf_counter_ns
+    for kind, line in lines:
+        started = clock()
+        filter_line(line)
+        micros = (clock() - started) / 1000
+        timings["all"].append(micros)
+        timings["clean" if kind == "clean" else "dirty"].append(micros)
+    return {name: summary_us(values) for name, values in timings.items()}
+
+
+def worker_lines(count: int, users: list[int], seed: int = 5) -> list[Any]:
+    from moderation.analysis import PendingLine
+
+    rng = random.Random(seed)
+    conversations = [str(uuid.uuid4()) for _ in range(50)]
+    texts = [text for _, text in line_mix(count, seed)]
+    return [PendingLine(rng.choice(conversations), seq, rng.choice(users), text)
+            for seq, text in enumerate(texts)]
+
+
+def bench_classifier(count: int) -> dict[str, float]:
+    from django.conf import settings
+
+    from moderation.analysis import classifier_scores
+
+    texts = [text for _, text in line_mix(count, seed=6)]
+    classifier_scores(texts[:10])  # loads the model
+    started = time.perf_counter()
+    batch = settings.ANALYSIS_BATCH_SIZE
+    for offset in range(0, len(texts), batch):
+        classifier_scores(texts[offset:offset + batch])
+    batched = len(texts) / (time.perf_counter() - started)
+    sample = texts[: max(1, len(texts) // 4)]  # one by one is slow; a quarter is plenty
+    started = time.perf_counter()
+    for text in sample:
+        classifier_scores([text])
+    single = len(sample) / (time.perf_counter() - started)
+    return {"batched": batched, "one_by_one": single}
+
+
+def bench_drain(count: int) -> dict[str, float]:
+    import redis
+    from django.conf import settings
+
+    from accounts.models import User
+    from moderation.analysis import PENDING_KEY, drain_pending
+    from moderation.models import ConversationScore, LineScore, Report
+
+    users = [User.objects.get_or_create(username=f"bench-analysis-{n}")[0].id for n in range(20)]
+    client = redis.Redis.from_url(redis_url())
+    result = {}
+    batch_size = settings.ANALYSIS_BATCH_SIZE
+    try:
+        for name, size, lines in (("batched", batch_size, count),
+                                  ("one_by_one", 1, max(1, count // 4))):
+            pending = worker_lines(lines, users)
+            client.delete(PENDING_KEY)
+            client.rpush(PENDING_KEY, *[line.encode() for line in pending])
+            settings.ANALYSIS_BATCH_SIZE = size
+            settings.ANALYSIS_BATCHES_PER_TASK = lines
+            started = time.perf_counter()
+            scored = drain_pending()
+            result[name] = scored / (time.perf_counter() - started)
+    finally:
+        settings.ANALYSIS_BATCH_SIZE = batch_size
+        LineScore.objects.filter(sender_id__in=users).delete()
+        ConversationScore.objects.filter(user_id__in=users).delete()
+        Report.objects.filter(reported_id__in=users, reporter=None).delete()
+        client.delete(PENDING_KEY)
+        client.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=20_000)
+    parser.add_argument("--worker-lines", type=int, default=2_000)
+    parser.add_argument("--no-database", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    with_database = not args.no_database
+    if with_database:
+        log(f"database {database_url()}, redis {redis_url()}")
+        ensure_database(database_url())
+        flush_redis(redis_url())
+    setup_django(with_database)
+    from django.conf import settings
+
+    log(f"filter: {args.lines} lines")
+    filter_figures = bench_filter(args.lines)
+    log(f"classifier: {args.worker_lines} lines")
+    worker: dict[str, dict[str, float]] = {"classifier": bench_classifier(args.worker_lines)}
+    if with_database:
+        log(f"drain: {args.worker_lines} lines through Redis and the database")
+        worker["drain"] = bench_drain(args.worker_lines)
+
+    result = {"machine": machine(), "filter": filter_figures,
+              "worker_lines_per_second": worker, "batch_size": settings.ANALYSIS_BATCH_SIZE}
+    if args.json:
+        print_json("filter", result)
+        return
+    print_table(f"Inline filter, cost per line ({args.lines} lines)",
+                ["lines", "count", "p50 µs", "p99 µs", "mean µs"],
+                [[name, f["lines"], f["p50_us"], f["p99_us"], f["mean_us"]]
+                 for name, f in filter_figures.items()])
+    print_table(f"Analysis worker, lines per second (batch of {settings.ANALYSIS_BATCH_SIZE} "
+                "vs one by one)",
+                ["stage", "batched", "one by one", "speed-up"],
+                [[stage, f["batched"], f["one_by_one"], f["batched"] / f["one_by_one"]]
+                 for stage, f in worker.items()])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The inline filter masks listed words however they are disguised, and nothing else."""
+import pytest
+
+from moderation.filters import Entry, Matcher, filter_line, parse_wordlist
+
+
+@pytest.mark.parametrize("line", [
+    "fuck",
+    "FuCk",
+    "f\u200buck",  # zero-width space
+    "f\u200d\u202eu\u200ec\u2066k",  # zero-width joiner and bidi controls
+    "fuсk",  # Cyrillic с
+    "fυck",  # Greek υ
+    "ｆｕｃｋ",  # fullwidth
+    "fück",
+    "f u c k",
+    "f.u.c.k",
+    "f-u-c-k",
+    "f_u_c_k",
+    "fuuuuuck",
+    "fffuuuucccckkk",
+    "sh!t",
+    "5h1t",
+    "$hit",
+    "a$$hole",
+    "@ss",
+    "b1tch",
+    "b!tch",
+    "sh1tting",
+    "fuckinggggg",
+    "motherfucker",
+    "Scheiße",
+    "hijo de puta",
+    "foda-se",
+    "kill yourself",
+    "k i l l   yourself",
+    "ki11 yourse1f",
+])
+def test_evasion_variants_of_listed_words_are_masked(line: str) -> None:
+    result = filter_line(line)
+    assert result.filtered
+    assert set(result.text) <= {"*", " "}, result.text
+    assert len(result.text) == len(line)
+
+
+@pytest.mark.parametrize("line", [
+    "Scunthorpe", "assassin", "classic", "cocktail", "therapist", "Essex", "Sussex",
+    "Middlesex", "assess", "bass", "grape", "cumin", "Dickens", "Pakistan", "Arsenal",
+    "shiitake", "compute", "as", "hello there", "I passed the class", "Hancock",
+    "analysis", "cucumber", "Penistone", "raccoon", "Ontario", "spice",
+])
+def test_ordinary_words_containing_listed_words_are_left_alone(line: str) -> None:
+    result = filter_line(line)
+    assert not result.filtered
+    assert result.text == line
+    assert result.categories == frozenset()
+
+
+def test_mask_covers_exactly_the_offending_word() -> None:
+    assert filter_line("you are a fucking idiot").text == "you are a ******* idiot"
+    assert filter_line("what the sh!t!").text == "what the ****!"
+    assert filter_line("oh f.u.c.k. off").text == "oh *******. off"
+
+
+def test_mask_covers_hidden_characters_inside_the_word_and_keeps_the_length() -> None:
+    line = "well f\u200bu\u200bck that"
+    result = filter_line(line)
+    assert result.text == "well " + "*" * 6 + " that"
+    assert len(result.text) == len(line)
+
+
+def test_spaced_out_word_keeps_its_spaces_and_the_rest_of_the_line() -> None:
+    assert filter_line("f u c k you and your classic car").text == (
+        "* * * * you and your classic car")
+
+
+def test_several_hits_in_one_line_are_all_masked() -> None:
+    assert filter_line("shit, Essex is full of assholes").text == (
+        "****, Essex is full of ********")
+
+
+def test_categories_say_what_was_hit() -> None:
+    assert filter_line("kill yourself").categories == frozenset({"threat"})
+    assert filter_line("shit").categories == frozenset({"profanity"})
+    assert filter_line("ok cool").categories == frozenset()
+
+
+def test_clean_line_is_returned_unchanged() -> None:
+    line = "Hi! I'm 25, from Essex 🙂 — what music do you like?"
+    result = filter_line(line)
+    assert result.text == line
+    assert not result.filtered
+
+
+def test_numbers_are_not_read_as_leetspeak() -> None:
+    assert not filter_line("455").filtered
+    assert filter_line("a55").filtered
+
+
+def test_repeated_letters_do_not_turn_one_word_into_another() -> None:
+    assert not filter_line("as").filtered
+    assert filter_line("asss").filtered
+
+
+def test_wordlist_format_sets_categories_and_inside_word_stems() -> None:
+    entries = dict(parse_wordlist(["# comment", "## slur", "*zonk", "## threat", "bop it"]))
+    assert entries["zonk"] == Entry(4, (1, 1, 1, 1), "slur", True)
+    assert entries["bop it"].category == "threat"
+
+
+def test_matcher_finds_overlapping_entries() -> None:
+    matcher = Matcher([(key, Entry(len(key), (1,) * len(key), key, False))
+                       for key in ["he", "she", "his", "hers"]])
+    found = sorted((end, entry.category) for end, entry in matcher.search("ushers"))
+    assert found == [(3, "he"), (3, "she"), (5, "hers")]
+    assert Matcher([]).search("anything") == []
