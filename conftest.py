@@ -217,6 +217,43 @@ def start_server(transactional_db: None, postgres: None, tmp_path: Path
         server.stop()
 
 
+@pytest.fixture
+def start_worker(transactional_db: None, postgres: None, tmp_path: Path
+                 ) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start a real Celery worker (with beat) on the test database; stopped after the test."""
+    workers: list[subprocess.Popen] = []
+
+    def start(redis_url: str, **extra_env: str) -> subprocess.Popen:
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+        env.update({"DATABASE_URL": test_database_url(), "REDIS_URL": redis_url,
+                    "SECRET_KEY": settings.SECRET_KEY, "DATABASE_CONN_MAX_AGE": "0",
+                    "ANALYSIS_DRAIN_SECONDS": "0.5", **extra_env})
+        n = len(workers)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "chatsite", "worker", "--beat",
+             "--pool=solo", "--schedule-filename", str(tmp_path / f"beat-{n}"),
+             "--loglevel=INFO", f"--hostname=test{n}@%h"],
+            cwd=ROOT, env=env, stdout=(tmp_path / f"worker-{n}.log").open("wb"),
+            stderr=subprocess.STDOUT)
+        worker.log_path = tmp_path / f"worker-{n}.log"
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        stop_process(worker)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 # ---- helpers for end-to-end tests over chatclient
 
 

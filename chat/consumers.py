@@ -173,7 +173,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.check_rate("frames", settings.FRAME_RATE_LIMIT)
             await getattr(self, "on_" + frame["type"])(frame)
         except FrameError as error:
-            await self.send_frame(error.frame())
+            if not self.closing:
+                await self.send_frame(error.frame())
         except Unavailable:
             await self.send_frame({"type": "error", "code": "unavailable",
                                    "detail": "the service is briefly unavailable; try again"})
@@ -185,6 +186,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if await self.store.hit(f"strikes:{self.user_id}", f"{settings.RATE_LIMIT_STRIKES}/m"):
             await self.send_frame({"type": "error", "code": "rate_limited",
                                    "detail": "too many frames; closing", "retry_after": 60})
+            self.closing = True
             await self.close(code=CLOSE_FLOODING)
         raise FrameError("rate_limited", "slow down", retry_after=retry_after)
 
@@ -499,7 +501,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_matched(self, event: dict[str, Any]) -> None:
         live = await self.store.conversation_of(self.user_id)
         if live is None or live.id != event["conversation"]:
-            return  # already closed again by the partner
+            # Closed again by the partner at once; the pairing took this user out of the queue.
+            if self.searching and not self.closing:
+                await self.try_match()
+            return
         if self.searching is None or self.chat is not None or self.closing:
             # Paired just as this socket stopped looking: the partner learns at once.
             await self.close_live(live, "left")
