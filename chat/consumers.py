@@ -230,6 +230,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         filtered = filter_line(frame["text"])
         line = {"sender": self.user_id, "text": filtered.text, "ts": utc_now_iso(),
                 "filtered": filtered.filtered, "client_id": frame["client_id"]}
+        if filtered.filtered:
+            line["said"] = frame["text"]  # for a moderator's evidence only, never relayed
         line["seq"] = await self.store.append_line(chat.id, line)
         # The partner's copy goes first: the acknowledgement promises it is on its way.
         await self.send_to(chat.partner.channel,

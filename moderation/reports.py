@@ -28,9 +28,11 @@ def clean_evidence(evidence: list[dict[str, Any]] | None) -> list[dict[str, str]
 
 
 def evidence_from(lines: list[dict[str, Any]], handles: dict[int, str]) -> list[dict[str, str]]:
-    """A live conversation's logged lines (chat.store) as a report's evidence."""
-    return [{"from": handles.get(line.get("sender"), "?"), "text": line.get("text", ""),
-             "ts": line.get("ts", "")} for line in lines]
+    """A live conversation's logged lines (chat.store) as a report's evidence: what was said,
+    also where the filter masked it for the partner."""
+    return [{"from": handles.get(line.get("sender"), "?"),
+             "text": line.get("said") or line.get("text", ""), "ts": line.get("ts", "")}
+            for line in lines]
 
 
 def file_report(reporter_id: int | None, reported_id: int, conversation_id: str | None,

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 from chatclient import ContractError, Socket, guest_session
 
 from conftest import exchange, free_port, pair_guests, require, resume_on
@@ -222,3 +223,32 @@ def test_redis_restart_processes_recover_and_conversations_resume(start_server, 
         s.send({"type": "find", "mode": "text"})
     assert c.expect("matched", 20)["conversation"] == d.expect("matched", 20)["conversation"]
     assert recovered_after < 30
+
+
+def test_workers_stopped_chat_goes_on_and_analysis_catches_up(start_server, start_worker,
+                                                               redis_url):
+    from moderation.analysis import PENDING_KEY
+    from moderation.models import Report
+
+    server = start_server(redis_url=redis_url, ANALYSIS_TRIGGER_MS="100")
+    (rude, _), (kind, _), conversation = pair_guests(server.url, server.url)
+    # No worker runs: chat goes on, and the lines wait in Redis for analysis.
+    abusive = ["you are a fucking idiot", "shut up you stupid bitch",
+               "go kill yourself you piece of shit", "fuck off asshole"]
+    for text in abusive:
+        rude.send({"type": "message", "text": text})
+        rude.expect("message")
+        kind.expect("message")
+    queued = redis.Redis.from_url(redis_url)
+    assert queued.llen(PENDING_KEY) == len(abusive)
+    status, body = get(server.url + "/healthz")
+    assert status == 200 and json.loads(body)["broker"] == "ok"
+
+    worker = start_worker(redis_url)
+    deadline = time.monotonic() + 60
+    while not Report.objects.filter(conversation_id=conversation, reporter=None).exists():
+        assert time.monotonic() < deadline, worker.log_path.read_text(errors="replace")
+        time.sleep(0.3)
+    assert queued.llen(PENDING_KEY) == 0
+    report = Report.objects.get(conversation_id=conversation, reporter=None)
+    assert [line["text"] for line in report.evidence][-1] == abusive[-1]
