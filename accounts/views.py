@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -50,10 +50,16 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Your account is not saved yet: see the errors below.")
     elif request.method == "POST":
         preferences = PreferencesForm(request.POST, instance=user)
+        # The chat page's toggle asks for JSON: it shows the outcome in place.
+        wants_json = "application/json" in request.headers.get("Accept", "")
         if preferences.is_valid():
             preferences.save()
+            if wants_json:
+                return JsonResponse({"keeps_history": user.keeps_history})
             messages.success(request, "Your preferences are saved.")
             return redirect("account_settings")
+        if wants_json:
+            return JsonResponse({"errors": preferences.errors.get_json_data()}, status=400)
         messages.error(request, "Nothing was changed: see the errors below.")
     return render(request, "accounts/settings.html",
                   {"preferences": preferences, "claim": claim})

@@ -150,6 +150,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve static files straight from the app directories, so no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = True
+# Files edited while the server runs are served fresh only when this is on.
+WHITENOISE_AUTOREFRESH = env_bool("WHITENOISE_AUTOREFRESH", DEBUG)
 
 if REDIS_URL:
     # redis-py's own socket timeout would kill idle consumers; keep reads blocking.

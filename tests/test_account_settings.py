@@ -57,3 +57,20 @@ def test_a_claim_posted_by_a_full_account_changes_nothing(client, night_owl):
     night_owl.refresh_from_db()
     assert night_owl.keeps_history
     assert night_owl.check_password("correct horse battery staple")
+
+
+def test_chat_page_toggle_gets_json_and_no_flash_message(client):
+    user = User.objects.create_user(username="Toggler", password="a-long-password-1")
+    client.force_login(user)
+    response = client.post("/account/settings/", {"form": "preferences", "keeps_history": "on"},
+                           HTTP_ACCEPT="application/json")
+    assert response.status_code == 200 and response.json() == {"keeps_history": True}
+    assert "saved" not in client.get("/account/settings/").content.decode().lower()
+
+    guest = User.objects.create(username="GuestToggler", is_guest=True)
+    client.force_login(guest)
+    response = client.post("/account/settings/", {"form": "preferences", "keeps_history": "on"},
+                           HTTP_ACCEPT="application/json")
+    assert response.status_code == 400 and "keeps_history" in response.json()["errors"]
+    guest.refresh_from_db()
+    assert guest.keeps_history is False
