@@ -23,6 +23,16 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	env -u REDIS_URL -u DATABASE_URL -u CELERY_BROKER_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# Each benchmark starts its own servers on 127.0.0.1 (PostgreSQL and Redis must run) and
+# stops them; see docs/benchmarks.md.
+bench: $(VENV)/.installed
+	$(PY) bench/relay.py
+	$(PY) bench/matching.py
+	$(PY) bench/memory.py
+	$(PY) bench/scaling.py
+	$(PY) bench/filter_bench.py
+	$(PY) bench/export_bench.py
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 

@@ -130,9 +130,8 @@ def redis_live(redis_url: str, settings) -> str:  # noqa: ANN001 - pytest-django
 
     settings.REDIS_URL = redis_url
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}],
-                   "capacity": 1000},
+        "BACKEND": "chat.layers.ProcessPubSubLayer",
+        "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
     }}
     reset_matcher()
     reset_store()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -92,6 +93,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
     last_partner_handle = ""
     muted_until: datetime | None = None
     closing = False
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels closes stale database connections before every frame and event, a hop to
+        # the sync thread each time; database_sync_to_async does it for the calls that use
+        # the database, so the relay path skips it.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
@@ -181,8 +191,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def check_rate(self, kind: str, rate: str) -> None:
         retry_after = await self.store.hit(f"{kind}:{self.user_id}", rate)
-        if retry_after is None:
-            return
+        if retry_after is not None:
+            await self.refuse_over_limit(retry_after)
+
+    async def refuse_over_limit(self, retry_after: float) -> None:
+        """Refuse the frame; repeated flooding closes the socket with 4008."""
         if await self.store.hit(f"strikes:{self.user_id}", f"{settings.RATE_LIMIT_STRIKES}/m"):
             await self.send_frame({"type": "error", "code": "rate_limited",
                                    "detail": "too many frames; closing", "retry_after": 60})
@@ -226,13 +239,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.muted_until and self.muted_until > datetime.now(UTC):
             until = self.muted_until.isoformat().replace("+00:00", "Z")
             raise FrameError("muted", f"a moderator muted you until {until}", until=until)
-        await self.check_rate("lines", settings.MESSAGE_RATE_LIMIT)
         filtered = filter_line(frame["text"])
         line = {"sender": self.user_id, "text": filtered.text, "ts": utc_now_iso(),
                 "filtered": filtered.filtered, "client_id": frame["client_id"]}
         if filtered.filtered:
             line["said"] = frame["text"]  # for a moderator's evidence only, never relayed
-        line["seq"] = await self.store.append_line(chat.id, line)
+        # The rate limit and the line's number in one round trip.
+        seq, retry_after = await self.store.accept_line(
+            chat.id, line, f"lines:{self.user_id}", settings.MESSAGE_RATE_LIMIT)
+        if seq is None:
+            await self.refuse_over_limit(retry_after)
+        line["seq"] = seq
         # The partner's copy goes first: the acknowledgement promises it is on its way.
         await self.send_to(chat.partner.channel,
                            {"type": "chat.line", "conversation": chat.id, "line": line})
@@ -489,10 +506,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.record_end(conversation_id, "disconnected", self.user_id)
 
     async def watch_partner(self, chat: Chat) -> None:
-        """Notice a partner whose server process died without closing its socket."""
+        """Notice a partner whose server process died without closing its socket, and a last
+        line whose event was lost (events are delivered at most once; the log has them all)."""
         while self.chat is chat:
             await asyncio.sleep(WATCHDOG_SECONDS)
-            if self.chat is chat and "grace" not in self.tasks and not (
+            if self.chat is not chat:
+                return
+            if await self.store.last_seq(chat.id) > chat.delivery.delivered:
+                await self.deliver_from_log(chat, skip_missing=False)
+            if "grace" not in self.tasks and not (
                     await lifecycle.process_alive(self.store, chat.partner.channel)):
                 if await self.store.mark_away(chat.id, chat.partner.user_id,
                                               chat.partner.channel):

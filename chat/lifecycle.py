@@ -108,10 +108,13 @@ async def _shutdown(stop_server: Callable[[], None]) -> None:
     await asyncio.sleep(SHUTDOWN_FLUSH_SECONDS)
     try:
         from chat.history import flush_history
+        from moderation.analysis import flush_relayed
 
-        await flush_history()  # kept history queued in memory is written before stopping
+        # What waits in memory is written before stopping: kept history, lines for analysis.
+        await flush_history()
+        await flush_relayed()
     except Exception:
-        log.exception("history not flushed at shutdown")
+        log.exception("not flushed at shutdown")
     stop_server()
 
 

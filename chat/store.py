@@ -68,6 +68,17 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def gcra(tat_ms: int, now: int, limit: int, window_ms: int) -> tuple[int, int]:
+    """The generic cell rate algorithm: at most `limit` hits in any `window_ms`, evenly
+    refilled, with no burst at a window's edge. Returns (ms to wait, or 0, new arrival time)."""
+    interval = window_ms / limit
+    next_tat = max(tat_ms, now) + interval
+    allowed_at = next_tat - window_ms
+    if allowed_at > now:
+        return int(allowed_at - now) + 1, tat_ms
+    return 0, int(next_tat)
+
+
 def process_of(channel: str) -> str:
     """The process part of a channel name (`specific.<process>!<socket>`)."""
     return channel.partition(".")[2].partition("!")[0]
@@ -85,6 +96,9 @@ class LiveStore(Protocol):
     async def close_if_away(self, conversation_id: str, user_id: int, grace_ms: int) -> bool: ...
     async def close_conversation(self, conversation_id: str) -> bool: ...
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int: ...
+    async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
+                          rate: str) -> tuple[int | None, float | None]: ...
+    async def last_seq(self, conversation_id: str) -> int: ...
     async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]: ...
     async def hit(self, key: str, rate: str) -> float | None: ...
     async def beat(self, process: str, ttl_s: int) -> None: ...
@@ -110,7 +124,7 @@ class MemoryStore:
         self.conversations: dict[str, LiveConversation] = {}
         self.user_conversation: dict[int, str] = {}
         self.logs: dict[str, list[dict[str, Any]]] = {}
-        self.counters: dict[str, tuple[int, int]] = {}
+        self.counters: dict[str, int] = {}  # rate-limit key -> theoretical arrival time
         self.address_sockets: dict[str, set[str]] = {}
         self.closed_logs: dict[str, float] = {}  # conversation id -> when it closed
 
@@ -194,14 +208,23 @@ class MemoryStore:
 
     async def hit(self, key: str, rate: str) -> float | None:
         limit, window = parse_rate(rate)
-        now = time.time()
-        bucket = int(now // window)
-        seen_bucket, count = self.counters.get(key, (bucket, 0))
-        count = count + 1 if seen_bucket == bucket else 1
-        self.counters[key] = (bucket, count)
-        if count > limit:
-            return round((bucket + 1) * window - now, 2)
+        now = now_ms()
+        retry_ms, next_tat = gcra(self.counters.get(key, 0), now, limit, window * 1000)
+        if retry_ms:
+            return retry_ms / 1000
+        self.counters[key] = next_tat
         return None
+
+    async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
+                          rate: str) -> tuple[int | None, float | None]:
+        retry_after = await self.hit(rate_key, rate)
+        if retry_after is not None:
+            return None, retry_after
+        return await self.append_line(conversation_id, line), None
+
+    async def last_seq(self, conversation_id: str) -> int:
+        log = self.logs.get(conversation_id)
+        return log[-1]["seq"] if log else 0
 
     async def beat(self, process: str, ttl_s: int) -> None:
         pass  # one process: if it is gone, so is everyone
@@ -234,11 +257,34 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return seq
 """
 
-# KEYS: 1 = counter; ARGV: 1 = window seconds. Returns the count in this window and its ttl.
-HIT_LUA = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}
+# The generic cell rate algorithm, as gcra() above. KEYS: 1 = the key's arrival time;
+# ARGV: 1 = limit, 2 = window ms. Returns 0 when allowed, else the ms to wait.
+GCRA_LUA = """
+local function gcra(key, limit, window)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local tat = tonumber(redis.call('GET', key) or '0')
+  local next_tat = math.max(tat, now) + window / limit
+  local allowed_at = next_tat - window
+  if allowed_at > now then return math.floor(allowed_at - now) + 1 end
+  redis.call('SET', key, string.format('%d', next_tat), 'PX', math.ceil(next_tat - now) + 1)
+  return 0
+end
+"""
+HIT_LUA = GCRA_LUA + "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
+
+# One round trip per line: the sender's rate limit, then the line's number and its place in
+# the log. KEYS: 1 = rate key, 2 = counter, 3 = log; ARGV: 1 = limit, 2 = window ms, 3 = line
+# json, 4 = lines kept, 5 = ttl. Returns {seq, 0} or {0, ms to wait}.
+ACCEPT_LINE_LUA = GCRA_LUA + """
+local wait = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if wait > 0 then return {0, wait} end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('RPUSH', KEYS[3], seq .. '|' .. ARGV[3])
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[4]), -1)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return {seq, 0}
 """
 
 # KEYS: 1 = user's socket key; ARGV: 1 = channel. Deletes only the caller's own claim.
@@ -413,10 +459,24 @@ class RedisStore:
 
     async def hit(self, key: str, rate: str) -> float | None:
         limit, window = parse_rate(rate)
-        count, ttl_ms = await self._script(HIT_LUA)(keys=[self._key("rl", key)], args=[window])
-        if int(count) > limit:
-            return round(max(int(ttl_ms), 0) / 1000, 2)
-        return None
+        wait_ms = await self._script(HIT_LUA)(keys=[self._key("rl", key)],
+                                              args=[limit, window * 1000])
+        return int(wait_ms) / 1000 if int(wait_ms) else None
+
+    async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
+                          rate: str) -> tuple[int | None, float | None]:
+        limit, window = parse_rate(rate)
+        payload = encrypt_text(json.dumps(line, separators=(",", ":"))).decode()
+        seq, wait_ms = await self._script(ACCEPT_LINE_LUA)(
+            keys=[self._key("rl", rate_key), self._key("seq", conversation_id),
+                  self._key("log", conversation_id)],
+            args=[limit, window * 1000, payload, settings.CONVERSATION_LOG_LINES, log_ttl()])
+        if int(wait_ms):
+            return None, int(wait_ms) / 1000
+        return int(seq), None
+
+    async def last_seq(self, conversation_id: str) -> int:
+        return int(await self._redis().get(self._key("seq", conversation_id)) or 0)
 
     async def beat(self, process: str, ttl_s: int) -> None:
         await self._redis().set(self._key("process", process), "1", ex=ttl_s)

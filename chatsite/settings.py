@@ -157,12 +157,8 @@ if REDIS_URL:
     # redis-py's own socket timeout would kill idle consumers; keep reads blocking.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "capacity": env_int("CHANNEL_CAPACITY", 1000),
-                "expiry": env_int("CHANNEL_EXPIRY_SECONDS", 60),
-            },
+            "BACKEND": "chat.layers.ProcessPubSubLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }
     CACHES = {
@@ -232,6 +228,7 @@ ANALYSIS_REPORT_THRESHOLD = float(env.get("ANALYSIS_REPORT_THRESHOLD") or 3.0)
 ANALYSIS_PENDING_MAX = env_int("ANALYSIS_PENDING_MAX", 100_000)
 ANALYSIS_DRAIN_SECONDS = float(env.get("ANALYSIS_DRAIN_SECONDS") or 1.0)
 ANALYSIS_TRIGGER_MS = env_int("ANALYSIS_TRIGGER_MS", 500)
+ANALYSIS_FLUSH_MS = env_int("ANALYSIS_FLUSH_MS", 50)
 ANALYSIS_ENQUEUE_TIMEOUT_MS = env_int("ANALYSIS_ENQUEUE_TIMEOUT_MS", 250)
 ANALYSIS_BATCHES_PER_TASK = env_int("ANALYSIS_BATCHES_PER_TASK", 50)
 

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,7 +76,8 @@ _last_trigger = 0.0
 
 
 async def line_relayed(conversation_id: str, seq: int, sender_id: int, text: str) -> None:
-    """Queue one relayed line for analysis. Never raises and never waits on the analysis."""
+    """Queue one relayed line for analysis. Never raises and never waits on the analysis:
+    lines are gathered in memory and pushed to Redis together every ANALYSIS_FLUSH_MS."""
     try:
         if not settings.ANALYSIS_ENABLED:
             return
@@ -84,15 +86,49 @@ async def line_relayed(conversation_id: str, seq: int, sender_id: int, text: str
         if not settings.REDIS_URL:
             local_queue().put(line)
             return
+        outbox = _outbox()
+        outbox.lines.append(line.encode())
+        if outbox.task is None or outbox.task.done():
+            outbox.task = asyncio.get_running_loop().create_task(_flush_soon())
+    except Exception:  # analysis must never break the relay
+        logger.warning("line %s.%s not queued for analysis", conversation_id, seq,
+                       exc_info=True)
+
+
+class _Outbox:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.task: asyncio.Task | None = None
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = (
+    weakref.WeakKeyDictionary())
+
+
+def _outbox() -> _Outbox:
+    return _outboxes.setdefault(asyncio.get_running_loop(), _Outbox())
+
+
+async def _flush_soon() -> None:
+    await asyncio.sleep(settings.ANALYSIS_FLUSH_MS / 1000)
+    await flush_relayed()
+
+
+async def flush_relayed() -> None:
+    """Push the lines this event loop has gathered (the relay's own task; tests)."""
+    outbox = _outbox()
+    lines, outbox.lines = outbox.lines, []
+    if not lines:
+        return
+    try:
         pipe = get_redis(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.rpush(PENDING_KEY, line.encode())
+        pipe.rpush(PENDING_KEY, *lines)
         # Workers down for long: keep the newest lines rather than fill Redis.
         pipe.ltrim(PENDING_KEY, -settings.ANALYSIS_PENDING_MAX, -1)
         await asyncio.wait_for(pipe.execute(), settings.ANALYSIS_ENQUEUE_TIMEOUT_MS / 1000)
         _nudge_worker()
     except Exception:  # analysis must never break the relay
-        logger.warning("line %s.%s not queued for analysis", conversation_id, seq,
-                       exc_info=True)
+        logger.warning("%d lines not queued for analysis", len(lines), exc_info=True)
 
 
 def _nudge_worker() -> None:

@@ -10,7 +10,13 @@ import redis
 from accounts.models import User
 from chat.models import Conversation
 from moderation import analysis
-from moderation.analysis import PENDING_KEY, PendingLine, line_relayed, record_scores
+from moderation.analysis import (
+    PENDING_KEY,
+    PendingLine,
+    flush_relayed,
+    line_relayed,
+    record_scores,
+)
 from moderation.models import ConversationScore, LineScore, Report
 from moderation.tasks import analyse_pending
 
@@ -45,6 +51,7 @@ def relay(user: User, conversation: Conversation, texts: list[str], first_seq: i
     async def send() -> None:
         for line in lines_of(user, conversation, texts, first_seq):
             await line_relayed(line.conversation, line.seq, line.sender, line.text)
+        await flush_relayed()
 
     asyncio.run(send())
 
@@ -141,7 +148,11 @@ def test_lines_from_unknown_senders_are_skipped(pair) -> None:  # noqa: ANN001
 
 
 def test_line_relayed_queues_the_line_in_redis(queue_in_redis: redis.Redis) -> None:
-    asyncio.run(line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 3, 42, "hello"))
+    async def relay_one() -> None:
+        await line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 3, 42, "hello")
+        await flush_relayed()
+
+    asyncio.run(relay_one())
     queued = queue_in_redis.lrange(PENDING_KEY, 0, -1)
     assert [json.loads(item) for item in queued] == [
         {"c": "7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", "s": 3, "u": 42, "t": "hello"}]

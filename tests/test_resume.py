@@ -1,6 +1,5 @@
 """Reconnect and resume across server processes (PROTOCOL.md "Reconnecting")."""
 import signal
-import time
 
 import pytest
 from chatclient import Socket, guest_session
@@ -93,12 +92,9 @@ def test_sigkill_of_a_process_loses_no_conversation(start_server, redis_url):
     b.expect("message")
     one.process.send_signal(signal.SIGKILL)
     one.process.wait()
-    started = time.monotonic()
     assert b.expect("partner_reconnecting", 15)
-    noticed_after = time.monotonic() - started
     b.send({"type": "message", "text": "are you there?"})
     b.expect("message")
     a2, resumed = resume_on(two.url, session_a, conversation, last_id)
     assert texts(resumed["missed"]) == ["are you there?"]
     b.expect("partner_back")
-    assert noticed_after < 15

@@ -1,0 +1,1 @@
+"""Benchmarks: relay latency and throughput, matching, memory, scaling (docs/benchmarks.md)."""

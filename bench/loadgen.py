@@ -1,0 +1,310 @@
+"""The load generator every relay benchmark uses: many real sockets in one asyncio loop.
+
+Each user is a real WebSocket to /ws/chat/ (of daphne or of the bare relay). All of them send
+`find`, are paired by the server, and then each side of each pair sends lines at a fixed rate
+(open loop: a line is due at its scheduled time whatever the server does, so a slow server
+shows up as latency instead of as a slower client). A line's text carries its step, its
+sender, its number and its scheduled send time, so the receiving side can measure the latency
+and notice a line lost, seen twice or out of order without asking anyone.
+
+Latencies are measured from the scheduled send time (no coordinated omission); the client's
+own lag (actual minus scheduled send time) is reported next to them so that an overloaded
+load generator is not mistaken for a slow server.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.common import Server, summary_ms
+
+CONNECT_CONCURRENCY = 50
+
+
+@dataclass
+class StepStats:
+    step: int
+    rate_per_pair: float
+    pairs: int
+    started: float = 0.0
+    window_end: float = 0.0
+    sent: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    client_lag: list[float] = field(default_factory=list)
+    partner_latency: list[float] = field(default_factory=list)
+    ack_latency: list[float] = field(default_factory=list)
+    delivered_in_window: int = 0
+    # sender index -> line numbers its partner has received / it has had acknowledged
+    received: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    acked: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    last_received: dict[int, int] = field(default_factory=dict)
+    duplicated: int = 0
+    reordered: int = 0
+    ack_duplicated: int = 0
+
+    def complete(self) -> bool:
+        return all(len(self.received[idx]) >= n and len(self.acked[idx]) >= n
+                   for idx, n in self.sent.items())
+
+    def on_partner_line(self, sender: int, number: int, latency: float, now: float) -> None:
+        seen = self.received[sender]
+        if number in seen:
+            self.duplicated += 1
+            return
+        seen.add(number)
+        if number < self.last_received.get(sender, -1):
+            self.reordered += 1
+        self.last_received[sender] = max(number, self.last_received.get(sender, -1))
+        self.partner_latency.append(latency)
+        if now <= self.window_end:
+            self.delivered_in_window += 1
+
+    def on_ack(self, sender: int, number: int, latency: float) -> None:
+        if number in self.acked[sender]:
+            self.ack_duplicated += 1
+            return
+        self.acked[sender].add(number)
+        self.ack_latency.append(latency)
+
+
+def line_text(step: int, sender: int, number: int, due: float, filler: str) -> str:
+    # Numbers stay short and apart (":" is no digit separator to the contact filter), so the
+    # server's inline filter passes the line unchanged: no run of digits looks like a phone.
+    seconds, micros = divmod(round(due * 1e6), 1_000_000)
+    return f"{step}:{sender}:{number}:{seconds}:{micros:06d}:{filler}"
+
+
+class User:
+    """One real socket of the load generator."""
+
+    def __init__(self, idx: int, ws: ClientConnection, run: LoadRun) -> None:
+        self.idx = idx
+        self.ws = ws
+        self.run = run
+        self.welcomed = asyncio.Event()
+        self.matched = asyncio.Event()
+        self.searching = asyncio.Event()
+        self.find_sent = 0.0
+        self.match_time: float | None = None
+        self.conversation: str | None = None
+        self.closed = False
+        self.reader = asyncio.create_task(self.read())
+
+    async def read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.on_frame(json.loads(raw), time.monotonic())
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed = True
+            self.run.closed += 1
+
+    def on_frame(self, frame: dict[str, Any], now: float) -> None:
+        kind = frame.get("type")
+        if kind == "message":
+            try:
+                step_s, sender_s, number_s, seconds, micros, _ = frame["text"].split(":", 5)
+                step = self.run.steps[int(step_s)]
+                latency = now - (int(seconds) + int(micros) / 1e6)
+            except (ValueError, IndexError):
+                self.run.unexpected["unreadable_line"] += 1
+                return
+            if frame.get("from") == "me":
+                step.on_ack(int(sender_s), int(number_s), latency)
+            else:
+                step.on_partner_line(int(sender_s), int(number_s), latency, now)
+        elif kind == "welcome":
+            self.welcomed.set()
+        elif kind == "matched":
+            self.match_time = now - self.find_sent
+            self.conversation = frame["conversation"]
+            self.matched.set()
+        elif kind == "searching":
+            self.searching.set()
+        elif kind in ("pong", "typing"):
+            pass
+        else:
+            self.run.unexpected[str(kind if kind != "error" else frame.get("code"))] += 1
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def send_lines(self, step: StepStats, rate: float, filler: str) -> None:
+        """This side's lines of one step, each at its scheduled time."""
+        interval = 1 / rate
+        due = step.started + random.uniform(0, interval)
+        number = 0
+        try:
+            while due < step.window_end:
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                step.client_lag.append(max(0.0, time.monotonic() - due))
+                await self.ws.send(json.dumps({
+                    "type": "message", "client_id": f"{step.step}:{number}",
+                    "text": line_text(step.step, self.idx, number, due, filler)}))
+                step.sent[self.idx] += 1
+                number += 1
+                due += interval
+        except ConnectionClosed:
+            pass
+
+
+@dataclass
+class LoadRun:
+    users: list[User] = field(default_factory=list)
+    steps: list[StepStats] = field(default_factory=list)
+    closed: int = 0
+    unexpected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+async def open_users(targets: Sequence[tuple[Server, str | None]], run: LoadRun,
+                     timeout: float = 30) -> list[User]:
+    """One socket per (server, session id), each past its `welcome`."""
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def open_one(idx: int, server: Server, session: str | None) -> User:
+        headers = [("Cookie", f"sessionid={session}")] if session else []
+        async with gate:
+            ws = await connect(server.ws_url, origin=server.url, additional_headers=headers,
+                               compression=None, max_queue=None, ping_interval=None,
+                               open_timeout=timeout, close_timeout=2)
+            user = User(idx, ws, run)
+            try:
+                await asyncio.wait_for(user.welcomed.wait(), timeout)
+            except TimeoutError:
+                raise RuntimeError(f"socket {idx} to {server.url}: no welcome in {timeout:g} s"
+                                   f" (close code {ws.close_code}, frames "
+                                   f"{dict(run.unexpected)})") from None
+            return user
+
+    users = await asyncio.gather(*(open_one(i, server, session)
+                                   for i, (server, session) in enumerate(targets)))
+    run.users.extend(users)
+    return list(users)
+
+
+async def pair_users(users: Sequence[User], find_rate: float, timeout: float = 30
+                     ) -> list[float]:
+    """Every user sends `find` (paced at `find_rate` per second); find -> matched times."""
+    for user in users:
+        user.find_sent = time.monotonic()
+        await user.send({"type": "find", "mode": "text"})
+        await asyncio.sleep(1 / find_rate)
+    await asyncio.wait_for(asyncio.gather(*(u.matched.wait() for u in users)), timeout)
+    conversations: dict[str, list[User]] = defaultdict(list)
+    for user in users:
+        conversations[user.conversation].append(user)
+    wrong = [c for c, members in conversations.items() if len(members) != 2]
+    if wrong:
+        raise RuntimeError(f"{len(wrong)} conversations without exactly two of our users")
+    return [user.match_time for user in users]
+
+
+async def run_step(run: LoadRun, users: Sequence[User], number: int, rate_per_pair: float,
+                   duration: float, drain: float, line_length: int,
+                   cpu_probes: dict[str, Callable[[], float]]) -> dict[str, Any]:
+    """All pairs send `rate_per_pair` lines a second (half from each side) for `duration`."""
+    step = StepStats(number, rate_per_pair, len(users) // 2)
+    run.steps.append(step)
+    filler = "x" * max(1, line_length)
+    cpu_before = {name: probe() for name, probe in cpu_probes.items()}
+    own_cpu = time.process_time()
+    step.started = time.monotonic() + 0.2
+    step.window_end = step.started + duration
+    senders = [asyncio.create_task(u.send_lines(step, rate_per_pair / 2, filler))
+               for u in users]
+    await asyncio.gather(*senders)
+    await asyncio.sleep(max(0.0, step.window_end - time.monotonic()))
+    cpu_after = {name: probe() for name, probe in cpu_probes.items()}
+    own_cpu = time.process_time() - own_cpu
+    drain_deadline = time.monotonic() + drain
+    while not step.complete() and time.monotonic() < drain_deadline:
+        if all(u.closed for u in users):
+            break
+        await asyncio.sleep(0.05)
+    sent = sum(step.sent.values())
+    received = sum(len(s) for s in step.received.values())
+    acked = sum(len(s) for s in step.acked.values())
+    return {
+        "step": number,
+        "pairs": step.pairs,
+        "rate_per_pair": rate_per_pair,
+        "offered_lines_per_s": round(step.pairs * rate_per_pair, 1),
+        "sent": sent,
+        "delivered_lines_per_s": round(step.delivered_in_window / duration, 1),
+        "partner_latency_ms": summary_ms(step.partner_latency),
+        "ack_latency_ms": summary_ms(step.ack_latency),
+        "client_lag_ms": summary_ms(step.client_lag),
+        "lost": sent - received,
+        "ack_lost": sent - acked,
+        "duplicated": step.duplicated + step.ack_duplicated,
+        "reordered": step.reordered,
+        "cpu_percent": {name: round(100 * (cpu_after[name] - cpu_before[name]) / duration, 1)
+                        for name in cpu_probes} | {"loadgen": round(100 * own_cpu / duration,
+                                                                   1)},
+        # CPU time per delivered line does not depend on how busy the machine is, unlike the
+        # latencies: it compares builds measured at different moments of a shared machine.
+        "cpu_ms_per_line": {
+            name: round(1000 * (cpu_after[name] - cpu_before[name])
+                        / max(1, step.delivered_in_window), 3) for name in cpu_probes},
+        # Other work on the machine shows here; figures taken under load are not comparable.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "closed_sockets": run.closed,
+        "unexpected_frames": dict(run.unexpected),
+    }
+
+
+def step_failed(result: dict[str, Any], baseline_p99_ms: float | None,
+                p99_limit_ms: float) -> bool:
+    """Past saturation: lines lost, deliveries falling behind, or the p99 blown up."""
+    p99 = result["partner_latency_ms"]["p99"]
+    blown = p99 is None or p99 > p99_limit_ms or (
+        baseline_p99_ms is not None and p99 > max(p99_limit_ms / 5, 20 * baseline_p99_ms))
+    return (blown or result["lost"] > 0 or result["closed_sockets"] > 0
+            or result["delivered_lines_per_s"] < 0.9 * result["offered_lines_per_s"])
+
+
+async def run_load(targets: Sequence[tuple[Server, str | None]], rates: Sequence[float],
+                   duration: float, drain: float = 10, find_rate: float = 200,
+                   line_length: int = 40, stop_when_saturated: bool = False,
+                   p99_limit_ms: float = 500,
+                   cpu_probes: dict[str, Callable[[], float]] | None = None,
+                   on_step: Callable[[dict[str, Any]], None] | None = None,
+                   before_step: Callable[[int], None] | None = None,
+                   ) -> dict[str, Any]:
+    """Open the sockets, pair them, run one step per rate; close everything at the end."""
+    run = LoadRun()
+    try:
+        users = await open_users(targets, run)
+        match_times = await pair_users(users, find_rate)
+        steps: list[dict[str, Any]] = []
+        baseline: float | None = None
+        for number, rate in enumerate(rates):
+            if before_step:
+                before_step(number)
+            result = await run_step(run, users, number, rate, duration, drain, line_length,
+                                    cpu_probes or {})
+            result["saturated"] = step_failed(result, baseline, p99_limit_ms)
+            steps.append(result)
+            if on_step:
+                on_step(result)
+            if baseline is None:
+                baseline = result["partner_latency_ms"]["p99"]
+            if stop_when_saturated and result["saturated"]:
+                break
+        return {"users": len(users), "match_ms": summary_ms(match_times), "steps": steps}
+    finally:
+        await asyncio.gather(*(u.ws.close() for u in run.users), return_exceptions=True)
+        for user in run.users:
+            user.reader.cancel()

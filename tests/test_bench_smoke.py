@@ -1,0 +1,69 @@
+"""Each benchmark command runs end to end at a tiny size: starts its servers, measures,
+prints its table and one JSON line, and stops its servers. Speed is not asserted here."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+from conftest import TEST_DATABASE_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture
+def bench_env(postgres: None, redis_url: str) -> dict[str, str]:
+    parsed = urlparse(TEST_DATABASE_URL)
+    database = urlunparse(parsed._replace(path=parsed.path.rstrip("/") + "_bench"))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL", "BENCH_PORT_BASE")}
+    env.update({"BENCH_DATABASE_URL": database, "BENCH_REDIS_URL": redis_url})
+    return env
+
+
+def run_bench(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.parametrize(("command", "table_title", "benchmark"), [
+    ("bench/matching.py", "matching with a compatible partner waiting", "matching"),
+    ("bench/memory.py", "memory per idle connected socket", "memory"),
+    ("bench/scaling.py", "scaling (ratio = two / one)", "scaling"),
+])
+def test_benchmark_runs_end_to_end_and_prints_its_table_and_json(
+        bench_env: dict[str, str], command: str, table_title: str, benchmark: str) -> None:
+    result = run_bench(bench_env, command, "--quick", "--json")
+    assert table_title in result.stdout
+    json_lines = [json.loads(line) for line in result.stdout.splitlines()
+                  if line.startswith("{")]
+    assert [line["benchmark"] for line in json_lines] == [benchmark]
+
+
+def test_relay_benchmark_delivers_every_line_once_in_order_and_plots_latency_against_load(
+        bench_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_bench(bench_env, "bench/relay.py", "--quick", "--max", "--json")
+    assert "latency (ms) against offered load" in result.stdout
+    assert "peak delivered lines/s" in result.stdout
+    json_line = next(line for line in result.stdout.splitlines() if line.startswith("{"))
+    figures = json.loads(json_line)
+    for relay in ("daphne", "bare"):
+        step = figures[relay]["steps"][0]
+        assert step["sent"] > 0
+        assert (step["lost"], step["duplicated"], step["reordered"]) == (0, 0, 0), step
+    results = tmp_path / "relay.jsonl"
+    results.write_text(json_line + "\n")
+    svg_path = tmp_path / "latency.svg"
+    plotted = run_bench(bench_env, "bench/plot.py", str(results), "--out", str(svg_path))
+    assert "plotted to" in plotted.stdout
+    svg = svg_path.read_text()
+    assert svg.startswith("<svg") and "offered load" in svg and "bare relay" in svg
