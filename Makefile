@@ -30,6 +30,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/matching.py
 	$(PY) bench/memory.py
 	$(PY) bench/scaling.py
+	$(PY) bench/recovery.py
 	$(PY) bench/filter_bench.py
 	$(PY) bench/export_bench.py
 

@@ -25,6 +25,8 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 
+from tests.faults import free_port
+
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL",
                                    "postgres://postgres@127.0.0.1:5432/postgres")
@@ -137,12 +139,6 @@ def redis_live(redis_url: str, settings) -> str:  # noqa: ANN001 - pytest-django
     reset_store()
     channel_layers.backends.clear()
     return redis_url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

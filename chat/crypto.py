@@ -18,6 +18,7 @@ __all__ = ["InvalidToken", "cipher", "decrypt_bytes", "decrypt_text", "encrypt_b
            "encrypt_text", "rotate_token"]
 
 
+@lru_cache(maxsize=4)
 def derived_key(secret_key: str) -> str:
     # A separate purpose string, so the key is not SECRET_KEY itself nor any Django signature.
     digest = hashlib.sha256(b"chat.history.fernet:" + secret_key.encode()).digest()

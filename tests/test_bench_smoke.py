@@ -39,6 +39,7 @@ def run_bench(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[st
     ("bench/matching.py", "matching with a compatible partner waiting", "matching"),
     ("bench/memory.py", "memory per idle connected socket", "memory"),
     ("bench/scaling.py", "scaling (ratio = two / one)", "scaling"),
+    ("bench/recovery.py", "recovery after faults", "recovery"),
 ])
 def test_benchmark_runs_end_to_end_and_prints_its_table_and_json(
         bench_env: dict[str, str], command: str, table_title: str, benchmark: str) -> None:

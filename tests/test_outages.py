@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,73 +14,10 @@ import pytest
 import redis
 from chatclient import ContractError, Socket, guest_session
 
-from conftest import exchange, free_port, pair_guests, require, resume_on
+from conftest import exchange, pair_guests, require, resume_on
+from tests.faults import OwnRedis, TcpProxy
 
 pytestmark = pytest.mark.e2e
-
-
-class TcpProxy:
-    """Forwards a local port to a target; `cut()` drops every connection and refuses new
-    ones until `restore()`."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = free_port()
-        self.listener = socket.create_server(("127.0.0.1", self.port))
-        self.listener.settimeout(0.2)
-        self.open = True
-        self.running = True
-        self.connections: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while self.running:
-            try:
-                client, _ = self.listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            if not self.open:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            with self.lock:
-                self.connections += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def cut(self) -> None:
-        self.open = False
-        with self.lock:
-            for s in self.connections:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-            self.connections.clear()
-
-    def restore(self) -> None:
-        self.open = True
-
-    def stop(self) -> None:
-        self.running = False
-        self.cut()
-        self.listener.close()
 
 
 def get(url: str, session: str | None = None) -> tuple[int, str]:
@@ -148,34 +82,10 @@ def test_postgres_unreachable_live_chat_goes_on_new_sockets_1013_pages_503(
 def own_redis(tmp_path: Path):
     """A redis-server of this test's own, with an append-only file, as deployments run it."""
     require(shutil.which("redis-server") is not None, "redis-server")
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path)]
-
-    class OwnRedis:
-        url = f"redis://127.0.0.1:{port}/0"
-        process: subprocess.Popen | None = None
-
-        def start(self) -> None:
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    return
-                except OSError:
-                    assert time.monotonic() < deadline, "redis-server did not start"
-                    time.sleep(0.05)
-
-        def stop(self) -> None:
-            if self.process and self.process.poll() is None:
-                self.process.terminate()
-                self.process.wait(10)
-
-    redis = OwnRedis()
-    redis.start()
-    yield redis
-    redis.stop()
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 def reconnect_until_resumed(url: str, session: str, conversation: str, after: str | None,
