@@ -626,7 +626,11 @@ const handlers = {
     state.phase = "gone";
     const until = frame.until ? `until ${new Date(frame.until).toLocaleString()}` : "with no end date";
     const reason = frame.reason ? ` Reason: ${frame.reason}.` : "";
-    notice(`You are banned ${until}.${reason}`, { kind: "error", sticky: true, key: "banned" });
+    const item = notice(`You are banned ${until}.${reason} `, { kind: "error", sticky: true, key: "banned" });
+    const link = document.createElement("a");
+    link.href = app.dataset.decisionsUrl;
+    link.textContent = "Read the decision or appeal it";
+    item.append(link);
   },
   error(frame) {
     if (frame.code === "not_in_conversation" && state.resuming) {

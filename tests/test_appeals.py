@@ -2,20 +2,16 @@
 import uuid
 
 import pytest
-from django.urls import include, path
 
 from accounts.models import User
 from chat.models import Conversation
-from chatsite.urls import urlpatterns as site_urlpatterns
 from moderation.bans import active_ban
 from moderation.decisions import DecisionError, decide_appeal, decide_report
 from moderation.management.commands.create_moderators_group import ensure_moderators_group
 from moderation.models import Appeal, Decision
 from moderation.reports import file_report
 
-# Until chatsite/urls.py includes moderation.urls, these tests mount it themselves.
-urlpatterns = [path("moderation/", include("moderation.urls")), *site_urlpatterns]
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 DECISIONS = "/moderation/decisions/"
 
 

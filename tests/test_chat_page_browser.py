@@ -243,6 +243,9 @@ def test_banned_user_is_told_until_when_and_why_and_not_reconnected(
     page.wait_for_timeout(3000)
     assert len(sockets) == 1  # no reconnect after the 4003 close
 
+    page.get_by_role("link", name="Read the decision or appeal it").click()
+    expect(page.locator("main")).to_contain_text("spamming links")
+
 
 def test_a_line_the_filter_changed_is_marked_on_both_sides(browser, start_server):  # noqa: F811
     site = start_server()
