@@ -6,7 +6,6 @@ import io
 import json
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,10 +13,10 @@ from django.test import Client
 
 from accounts.models import User
 from chat.conversations import block_user
-from chat.history import SeenConversation, SeenLine, write_events
 from chat.models import Conversation
 from moderation.models import Decision
 from moderation.reports import file_report
+from tests.kept import keep, logged_in, make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -37,29 +36,6 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 @pytest.fixture(autouse=True)
 def _real_postgres(postgres: None) -> None:
     pass
-
-
-def make_user(name: str, keeps_history: bool = True) -> User:
-    return User.objects.create_user(username=name, password="x-pass-123",
-                                    keeps_history=keeps_history)
-
-
-def keep(owner: User, texts: list[str], partner: str = "PartnerFox",
-         started: datetime | None = None) -> str:
-    conversation_id = str(uuid.uuid4())
-    started = started or datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
-    events = [SeenConversation(owner.id, conversation_id, "text", partner, started.isoformat())]
-    events += [SeenLine(owner.id, conversation_id, f"{conversation_id}.{seq}", seq % 2 == 1, text,
-                        (started + timedelta(seconds=seq)).isoformat(), False)
-               for seq, text in enumerate(texts, start=1)]
-    write_events(events)
-    return conversation_id
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def assert_iso(value: Any, nullable: bool = False) -> None:

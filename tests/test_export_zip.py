@@ -10,18 +10,16 @@ import sys
 import time
 import uuid
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 
-from accounts.models import User
-from chat.history import SeenConversation, SeenLine, write_events
 from chat.models import HistoryExport
+from tests.kept import keep, logged_in, make_user
 
 pytestmark = [pytest.mark.postgres]
 
@@ -32,28 +30,6 @@ LINES = ["first ✨", "مرحبا", "=1+1", "<i>last</i>"]
 @pytest.fixture(autouse=True)
 def _real_postgres(postgres: None) -> None:
     pass
-
-
-def make_user(name: str, keeps_history: bool = True) -> User:
-    return User.objects.create_user(username=name, password="x-pass-123",
-                                    keeps_history=keeps_history)
-
-
-def keep(owner: User, texts: list[str], partner: str = "PartnerFox") -> str:
-    conversation_id = str(uuid.uuid4())
-    started = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
-    events = [SeenConversation(owner.id, conversation_id, "text", partner, started.isoformat())]
-    events += [SeenLine(owner.id, conversation_id, f"{conversation_id}.{seq}", seq % 2 == 1, text,
-                        (started + timedelta(seconds=seq)).isoformat(), False)
-               for seq, text in enumerate(texts, start=1)]
-    write_events(events)
-    return conversation_id
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def assert_zip_holds_the_record(data: bytes, handle: str) -> None:

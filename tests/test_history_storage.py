@@ -15,6 +15,7 @@ from django.db import connection
 from accounts.models import User
 from chat import crypto, history
 from chat.models import Conversation, KeptConversation, KeptLine
+from tests.kept import make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -24,11 +25,6 @@ SECRET_LINE = "meet me at the blue door 🚪 at noon"
 @pytest.fixture(autouse=True)
 def _real_postgres(postgres: None) -> None:
     pass
-
-
-def make_user(name: str, keeps_history: bool = True) -> User:
-    return User.objects.create_user(username=name, password="x-pass-123",
-                                    keeps_history=keeps_history)
 
 
 def frame(conversation_id: str, seq: int, text: str, mine: bool = True) -> dict:
