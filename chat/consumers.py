@@ -44,8 +44,6 @@ CLOSE_TRY_AGAIN_LATER = lifecycle.CLOSE_TRY_AGAIN_LATER
 
 # How long an out-of-order line waits for the ones before it before the log is read.
 GAP_WAIT_SECONDS = 0.5
-# How often a side checks that its partner's server process is still alive.
-WATCHDOG_SECONDS = 2
 # After a resume, lines the partner sent to the old socket are picked up from the log.
 CATCH_UP_AFTER_RESUME_SECONDS = (0.5, 2.0)
 
@@ -343,7 +341,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
                                              "channel": self.channel_name})
         if partner.away_since_ms is not None:
             await self.partner_stepped_away(chat)
-        self.start_task("watchdog", self.watch_partner(chat))
         self.start_task("catch_up", self.catch_up(chat))
 
     # ---- matching
@@ -407,7 +404,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
                          partner=Partner(partner.user_id, partner.handle, partner.keeps_history,
                                          partner.channel))
         await self.send_frame(self.conversation_frame("matched", self.chat))
-        self.start_task("watchdog", self.watch_partner(self.chat))
         if self.keeps_history:
             await history.conversation_seen(self.user_id, live.id, live.mode, partner.handle,
                                             utc_now_iso())
@@ -441,7 +437,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.chat = None
         self.last_conversation = (chat.id, chat.partner.user_id)
         self.last_partner_handle = chat.partner.handle
-        for name in ("gap", "watchdog", "grace", "catch_up"):
+        for name in ("gap", "grace", "catch_up"):
             self.stop_task(name)
         if how and self.keeps_history:
             if chat.reported and how != "blocked":
@@ -505,20 +501,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "reason": "disconnected"})
             await self.record_end(conversation_id, "disconnected", self.user_id)
 
-    async def watch_partner(self, chat: Chat) -> None:
-        """Notice a partner whose server process died without closing its socket, and a last
-        line whose event was lost (events are delivered at most once; the log has them all)."""
-        while self.chat is chat:
-            await asyncio.sleep(WATCHDOG_SECONDS)
-            if self.chat is not chat:
-                return
-            if await self.store.last_seq(chat.id) > chat.delivery.delivered:
-                await self.deliver_from_log(chat, skip_missing=False)
-            if "grace" not in self.tasks and not (
-                    await lifecycle.process_alive(self.store, chat.partner.channel)):
-                if await self.store.mark_away(chat.id, chat.partner.user_id,
-                                              chat.partner.channel):
-                    await self.partner_stepped_away(chat)
+    async def check_partner(self, chat: Chat, last_seq: int, partner_alive: bool) -> None:
+        """Called by the process's watchdog (chat.lifecycle) every couple of seconds: pick up
+        a last line whose event was lost (events are delivered at most once; the log has them
+        all), and notice a partner whose server process died without closing its socket."""
+        if self.chat is not chat:
+            return
+        if last_seq > chat.delivery.delivered:
+            await self.deliver_from_log(chat, skip_missing=False)
+        if not partner_alive and "grace" not in self.tasks and await self.store.mark_away(
+                chat.id, chat.partner.user_id, chat.partner.channel):
+            await self.partner_stepped_away(chat)
 
     # ---- events from other sockets
 

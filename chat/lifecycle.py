@@ -1,6 +1,6 @@
 """The server process's side of staying up: a heartbeat that tells other processes this one
-is alive, and a graceful shutdown that closes every socket with 1012 so clients reconnect
-(and resume) at once on another process."""
+is alive, a watchdog that looks after this process's conversations, and a graceful shutdown
+that closes every socket with 1012 so clients reconnect (and resume) at once elsewhere."""
 from __future__ import annotations
 
 import asyncio
@@ -9,13 +9,15 @@ import signal
 import time
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from chat.store import LiveStore, process_of
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2
+# How often the watchdog checks every conversation of this process, all in one round trip.
+WATCHDOG_SECONDS = 2
 HEARTBEAT_TTL_SECONDS = 6
 # Every 15 beats (30 s) this process renews its sockets' places in the per-address counts.
 ADDRESS_REFRESH_BEATS = 15
@@ -25,11 +27,14 @@ CLOSE_TRY_AGAIN_LATER = 1013
 SHUTDOWN_FLUSH_SECONDS = 0.5
 
 
-class Closable(Protocol):
+class LiveSocket(Protocol):
     channel_name: str
     address: str
+    chat: Any
 
     async def close(self, code: int | None = None) -> None: ...
+
+    async def check_partner(self, chat: Any, last_seq: int, partner_alive: bool) -> None: ...
 
 
 _sockets: weakref.WeakSet = weakref.WeakSet()
@@ -37,13 +42,14 @@ _started: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _alive_cache: dict[str, tuple[float, bool]] = {}
 
 
-def register(consumer: Closable, store: LiveStore) -> None:
+def register(consumer: LiveSocket, store: LiveStore) -> None:
     """Track a live socket; the first one on a loop starts the heartbeat and the handler."""
     _sockets.add(consumer)
     loop = asyncio.get_running_loop()
     if loop in _started:
         return
-    _started[loop] = asyncio.create_task(_heartbeat(store, process_of(consumer.channel_name)))
+    _started[loop] = (asyncio.create_task(_heartbeat(store, process_of(consumer.channel_name))),
+                      asyncio.create_task(_watchdog(store)))
     _install_sigterm(loop)
 
 
@@ -59,6 +65,22 @@ async def _heartbeat(store: LiveStore, process: str) -> None:
             log.warning("heartbeat failed", exc_info=True)
         beats += 1
         await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+async def _watchdog(store: LiveStore) -> None:
+    """One pass over this process's conversations every WATCHDOG_SECONDS: their last line
+    numbers in one round trip, and whether each partner's process still beats. A timer per
+    socket would wake hundreds of sockets at once, each with a round trip of its own."""
+    while True:
+        await asyncio.sleep(WATCHDOG_SECONDS)
+        try:
+            chats = [(socket_, socket_.chat) for socket_ in list(_sockets) if socket_.chat]
+            last_seqs = await store.last_seqs([chat.id for _, chat in chats])
+            for (socket_, chat), last_seq in zip(chats, last_seqs, strict=True):
+                alive = await process_alive(store, chat.partner.channel)
+                await socket_.check_partner(chat, last_seq, alive)
+        except Exception:
+            log.warning("watchdog pass failed", exc_info=True)
 
 
 async def process_alive(store: LiveStore, channel: str) -> bool:

@@ -98,7 +98,7 @@ class LiveStore(Protocol):
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int: ...
     async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
                           rate: str) -> tuple[int | None, float | None]: ...
-    async def last_seq(self, conversation_id: str) -> int: ...
+    async def last_seqs(self, conversation_ids: list[str]) -> list[int]: ...
     async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]: ...
     async def hit(self, key: str, rate: str) -> float | None: ...
     async def beat(self, process: str, ttl_s: int) -> None: ...
@@ -222,9 +222,9 @@ class MemoryStore:
             return None, retry_after
         return await self.append_line(conversation_id, line), None
 
-    async def last_seq(self, conversation_id: str) -> int:
-        log = self.logs.get(conversation_id)
-        return log[-1]["seq"] if log else 0
+    async def last_seqs(self, conversation_ids: list[str]) -> list[int]:
+        return [log[-1]["seq"] if (log := self.logs.get(conversation_id)) else 0
+                for conversation_id in conversation_ids]
 
     async def beat(self, process: str, ttl_s: int) -> None:
         pass  # one process: if it is gone, so is everyone
@@ -475,8 +475,12 @@ class RedisStore:
             return None, int(wait_ms) / 1000
         return int(seq), None
 
-    async def last_seq(self, conversation_id: str) -> int:
-        return int(await self._redis().get(self._key("seq", conversation_id)) or 0)
+    async def last_seqs(self, conversation_ids: list[str]) -> list[int]:
+        """Each conversation's last line number, in one round trip."""
+        if not conversation_ids:
+            return []
+        values = await self._redis().mget([self._key("seq", c) for c in conversation_ids])
+        return [int(value or 0) for value in values]
 
     async def beat(self, process: str, ttl_s: int) -> None:
         await self._redis().set(self._key("process", process), "1", ex=ttl_s)

@@ -1,7 +1,9 @@
 """The live conversation log: one sequence for both sides, encrypted in Redis, bounded."""
+import pytest
 import redis
 
-from chat.store import RedisStore
+from chat.store import RedisStore, get_store
+from tests.chatsockets import close_all, pair
 
 
 async def test_lines_get_consecutive_numbers_and_replay_after_any_of_them(redis_url):
@@ -25,3 +27,17 @@ async def test_log_keeps_only_the_last_lines(redis_url, settings):
     for n in range(5):
         await store.append_line("c3", {"sender": 1, "text": str(n)})
     assert [line["seq"] for line in await store.lines_after("c3", 0)] == [3, 4, 5]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_line_whose_event_was_lost_still_arrives_from_the_log(settings):
+    settings.ANALYSIS_ENABLED = False
+    a, b, matched, _ = await pair()
+    # As if b's process had logged the line but its event to a never arrived.
+    await get_store().append_line(matched["conversation"], {
+        "sender": b.user.id, "text": "lost in transit", "ts": "2026-11-25T12:00:00.000Z",
+        "filtered": False, "client_id": None})
+    frame = await a.expect("message", timeout=5)
+    assert (frame["text"], frame["from"]) == ("lost in transit", "partner")
+    assert frame["id"] == f"{matched['conversation']}.1"
+    await close_all(a, b)
