@@ -132,15 +132,21 @@ def call_stats(page: Page, until: str = "framesDecoded", timeout: float = 30) ->
         time.sleep(0.25)
 
 
+def relay_call(browser, start_server, turn_server, interest: str, mode: str,  # noqa: ANN001
+               **extra_env: str) -> tuple:
+    """Two guests on a relay-only site who pick `interest` and start a `mode` call."""
+    site = start_server(TURN_URLS=turn_server.url, TURN_SECRET=TURN_SECRET,
+                        WEBRTC_RELAY_ONLY="true", **extra_env)
+    alice, bob = guest_page(browser, site.url), guest_page(browser, site.url)
+    start(alice, [interest], mode=mode)
+    start(bob, [interest], mode=mode)
+    return alice, bob
+
+
 def test_video_call_connects_through_the_relay_only(call_browser, start_server,  # noqa: F811
                                                     turn_server):
-    site = start_server(TURN_URLS=turn_server.url, TURN_SECRET=TURN_SECRET,
-                        WEBRTC_RELAY_ONLY="true")
-    alice = guest_page(call_browser, site.url)
-    bob = guest_page(call_browser, site.url)
-
-    start(alice, ["films"], mode="video")
-    start(bob, ["films"], mode="video")
+    alice, bob = relay_call(call_browser, start_server, turn_server, "films",
+                            "video")
     expect_connected(alice, handle_of(bob), "films")
     expect(alice.locator("#call-state")).to_have_text("Video call connected")
     expect(bob.locator("#call-state")).to_have_text("Video call connected")
@@ -168,13 +174,8 @@ def test_video_call_connects_through_the_relay_only(call_browser, start_server, 
 
 def test_expired_turn_credentials_show_could_not_connect(call_browser, start_server,  # noqa: F811
                                                          turn_server):
-    site = start_server(TURN_URLS=turn_server.url, TURN_SECRET=TURN_SECRET,
-                        WEBRTC_RELAY_ONLY="true", TURN_TTL_SECONDS="-60")
-    alice = guest_page(call_browser, site.url)
-    bob = guest_page(call_browser, site.url)
-
-    start(alice, ["maps"], mode="video")
-    start(bob, ["maps"], mode="video")
+    alice, bob = relay_call(call_browser, start_server, turn_server, "maps",
+                            "video", TURN_TTL_SECONDS="-60")
     expect_connected(bob, handle_of(alice), "maps")
 
     for page in (alice, bob):
@@ -201,13 +202,8 @@ def test_refusing_the_camera_explains_why_and_does_not_queue(refusing_browser, s
 
 def test_voice_call_carries_sound_through_the_relay(call_browser, start_server,  # noqa: F811
                                                     turn_server):
-    site = start_server(TURN_URLS=turn_server.url, TURN_SECRET=TURN_SECRET,
-                        WEBRTC_RELAY_ONLY="true")
-    alice = guest_page(call_browser, site.url)
-    bob = guest_page(call_browser, site.url)
-
-    start(alice, ["radio"], mode="voice")
-    start(bob, ["radio"], mode="voice")
+    alice, bob = relay_call(call_browser, start_server, turn_server, "radio",
+                            "voice")
 
     for page in (alice, bob):
         expect(page.locator("#call-state")).to_have_text("Voice call connected")
@@ -218,12 +214,8 @@ def test_voice_call_carries_sound_through_the_relay(call_browser, start_server, 
 
 def test_video_comes_back_after_one_side_reloads(call_browser, start_server,  # noqa: F811
                                                  turn_server):
-    site = start_server(TURN_URLS=turn_server.url, TURN_SECRET=TURN_SECRET,
-                        WEBRTC_RELAY_ONLY="true")
-    alice = guest_page(call_browser, site.url)
-    bob = guest_page(call_browser, site.url)
-    start(alice, ["kites"], mode="video")
-    start(bob, ["kites"], mode="video")
+    alice, bob = relay_call(call_browser, start_server, turn_server, "kites",
+                            "video")
     for page in (alice, bob):
         expect(page.locator("#call-state")).to_have_text("Video call connected")
     say(alice, "before the reload")
