@@ -44,7 +44,7 @@ def report_entry(report: Report) -> dict[str, Any]:
     return {"id": report.pk, "reason": report.reason, "note": report.note,
             "status": report.status, "created_at": iso_utc(report.created_at),
             "conversation": str(report.conversation_id) if report.conversation_id else None,
-            "reported": report.reported.username if report.reported else None}
+            "reported": report.reported_name}
 
 
 def block_entry(block: Block) -> dict[str, Any]:

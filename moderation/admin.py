@@ -113,26 +113,26 @@ def handle(user: Any) -> str:
 
 @admin.register(Report)
 class ReportAdmin(ReadOnlyAdmin):
-    list_display = ("score", "reason", "reported_handle", "reporter_handle", "status", "filed",
+    list_display = ("score", "reason", "reported_who", "reporter_who", "status", "filed",
                     "lines")
     list_display_links = ("score", "reason")
     list_filter = (ReportStatusFilter, "reason")
     list_select_related = ("reporter", "reported")
     ordering = ("-priority", "created_at")
-    search_fields = ("reported__username", "reporter__username")
+    search_fields = ("reported_handle", "reporter_handle")
     # The case panel above shows the rest (templates/admin/moderation/report/change_form.html).
     fieldsets = [("Details", {"fields": ("conversation_id", "classifier_score", "created_at",
                                          "resolved_at")})]
     readonly_fields = ("conversation_id", "classifier_score", "created_at", "resolved_at")
     actions = ("dismiss", "warn", "mute", "temporary_ban", "permanent_ban")
 
-    @admin.display(description="reported", ordering="reported__username")
-    def reported_handle(self, report: Report) -> str:
-        return handle(report.reported)
+    @admin.display(description="reported", ordering="reported_handle")
+    def reported_who(self, report: Report) -> str:
+        return report.reported_name
 
-    @admin.display(description="reporter", ordering="reporter__username")
-    def reporter_handle(self, report: Report) -> str:
-        return handle(report.reporter) if report.reporter_id else "(automatic)"
+    @admin.display(description="reporter", ordering="reporter_handle")
+    def reporter_who(self, report: Report) -> str:
+        return report.reporter_name
 
     @admin.display(description="priority", ordering="priority")
     def score(self, report: Report) -> str:
@@ -197,9 +197,8 @@ class ReportAdmin(ReadOnlyAdmin):
 
 
 def describe_report(report: Report) -> str:
-    reporter = handle(report.reporter) if report.reporter_id else "automatic"
-    return (f"{report.get_reason_display()} report against {handle(report.reported)} "
-            f"(by {reporter}, priority {report.priority:g})")
+    return (f"{report.get_reason_display()} report against {report.reported_name} "
+            f"(by {report.reporter_name}, priority {report.priority:g})")
 
 
 def case_context(report: Report) -> dict[str, Any]:
@@ -217,8 +216,8 @@ def case_context(report: Report) -> dict[str, Any]:
         mute_until = active_mute(report.reported_id)
     return {
         "report": report,
-        "reported_handle": handle(report.reported),
-        "reporter_handle": handle(report.reporter) if report.reporter_id else "(automatic)",
+        "reported_handle": report.reported_name,
+        "reporter_handle": report.reporter_name,
         "evidence": report.evidence or [],
         "earlier_reports": earlier_reports,
         "earlier_decisions": earlier_decisions,

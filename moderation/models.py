@@ -23,6 +23,9 @@ class Report(models.Model):
                                  related_name="reports_filed")
     reported = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                  related_name="reports_received")
+    # The handles when the report was filed; an erased account's become a pseudonym.
+    reporter_handle = models.CharField(max_length=150, blank=True)
+    reported_handle = models.CharField(max_length=150, blank=True)
     conversation = models.ForeignKey("chat.Conversation", on_delete=models.SET_NULL, null=True,
                                      blank=True, related_name="reports")
     reason = models.CharField(max_length=16, choices=Reason.choices)
@@ -47,6 +50,16 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.pk}: {self.reason}"
+
+    @property
+    def reported_name(self) -> str:
+        return self.reported_handle or (self.reported.username if self.reported else "(deleted)")
+
+    @property
+    def reporter_name(self) -> str:
+        """The reporter's handle; a report with no reporter is the classifier's."""
+        return self.reporter_handle or (self.reporter.username if self.reporter
+                                        else "(automatic)")
 
 
 class AppendOnlyError(Exception):

@@ -2,6 +2,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from moderation.models import Report
@@ -49,8 +50,12 @@ def file_report(reporter_id: int | None, reported_id: int, conversation_id: str 
     note = (note or "")[:NOTE_MAX_LENGTH]
     try:
         with transaction.atomic():
+            handles = dict(get_user_model().objects.filter(pk__in=[reporter_id, reported_id])
+                           .values_list("pk", "username"))
             report = Report.objects.create(
                 reporter_id=reporter_id, reported_id=reported_id,
+                reporter_handle=handles.get(reporter_id, ""),
+                reported_handle=handles.get(reported_id, ""),
                 conversation_id=conversation_id, reason=reason, note=note, evidence=lines,
                 classifier_score=classifier_score)
     except IntegrityError:

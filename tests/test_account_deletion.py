@@ -167,3 +167,22 @@ async def test_deletion_tells_the_users_live_socket_to_close(postgres, live_back
 def test_a_deleted_handle_may_be_taken_by_someone_new(night_owl):
     delete_account(night_owl.pk)
     assert User.objects.create_user("NightOwl", password=str(uuid.uuid4())).pk != night_owl.pk
+
+
+def test_reports_about_a_deleted_user_keep_a_pseudonym_in_place_of_the_handle(db, postgres):
+    from moderation.reports import file_report
+
+    rude = User.objects.create_user("RudeRaven", password="x-pass-123456")
+    kind = User.objects.create_user("KindKoala", password="x-pass-123456")
+    conversation = Conversation.objects.create(user_a=rude, user_b=kind)
+    report = file_report(kind.pk, rude.pk, str(conversation.pk), "harassment", "",
+                         [{"from": "RudeRaven", "text": "go away", "ts": "2026-01-01T00:00:00Z"}])
+    assert (report.reporter_handle, report.reported_handle) == ("KindKoala", "RudeRaven")
+
+    delete_account(rude.pk)
+
+    report = Report.objects.get(pk=report.pk)
+    assert report.reported_id is None
+    assert report.reported_name.startswith("deleted-")
+    assert report.evidence[0]["from"] == report.reported_name
+    assert report.reporter_name == "KindKoala"
