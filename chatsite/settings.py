@@ -251,6 +251,8 @@ HISTORY_WRITE_BATCH = env_int("HISTORY_WRITE_BATCH", 200)
 HISTORY_WRITE_INTERVAL_MS = env_int("HISTORY_WRITE_INTERVAL_MS", 250)
 HISTORY_SEARCH_MAX_LENGTH = env_int("HISTORY_SEARCH_MAX_LENGTH", 200)
 EXPORT_LINK_HOURS = env_int("EXPORT_LINK_HOURS", 24)
+
+# Celery beat: retention, and draining the lines waiting for analysis.
 CELERY_BEAT_SCHEDULE = {
     "purge-old-history": {"task": "chat.tasks.purge_old_history",
                           "schedule": env_int("HISTORY_PURGE_EVERY_SECONDS", 3600)},
@@ -258,11 +260,11 @@ CELERY_BEAT_SCHEDULE = {
                               "schedule": env_int("EXPORT_PURGE_EVERY_SECONDS", 900)},
     "purge-idle-guests": {"task": "accounts.tasks.purge_idle_guests",
                           "schedule": env_int("GUEST_PURGE_EVERY_SECONDS", 3600)},
+    # A drain that waited longer than two periods is stale: the next one does the same work.
+    "analyse-pending-lines": {"task": "moderation.tasks.analyse_pending",
+                              "schedule": ANALYSIS_DRAIN_SECONDS,
+                              "options": {"expires": 2 * ANALYSIS_DRAIN_SECONDS}},
 }
-# A drain that waited longer than two periods is stale: the next one does the same work.
-CELERY_BEAT_SCHEDULE["analyse-pending-lines"] = {
-    "task": "moderation.tasks.analyse_pending", "schedule": ANALYSIS_DRAIN_SECONDS,
-    "options": {"expires": 2 * ANALYSIS_DRAIN_SECONDS}}
 
 LOGGING = {
     "version": 1,
