@@ -7,6 +7,7 @@ on it alone, because every line is in its conversation's log (`chat.store`) and 
 misses one fills the gap from there.
 """
 import uuid
+from typing import Any
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
@@ -19,3 +20,13 @@ class ProcessPubSubLayer(RedisPubSubChannelLayer):
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         return await self._get_layer().new_channel(f"{prefix}{PROCESS_ID}!")
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        layer = self._get_layer()
+        queue = layer.channels.get(channel)
+        if queue is not None:
+            # The receiving socket lives in this process: hand the event over without the
+            # round trip through Redis, in the serialized form its receive expects.
+            queue.put_nowait(self.serialize(message))
+            return
+        await layer.send(channel, message)
