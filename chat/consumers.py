@@ -248,6 +248,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if seq is None:
             await self.refuse_over_limit(retry_after)
         line["seq"] = seq
+        line.pop("said", None)  # kept in the encrypted log only
         # The partner's copy goes first: the acknowledgement promises it is on its way.
         await self.send_to(chat.partner.channel,
                            {"type": "chat.line", "conversation": chat.id, "line": line})

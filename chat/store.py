@@ -246,16 +246,20 @@ class MemoryStore:
         pass  # nothing outlives this process
 
 
-# KEYS: 1 = sequence counter, 2 = log list; ARGV: 1 = line json without seq, 2 = lines kept,
-# 3 = ttl. The counter and the push happen together, so the log is always in sequence order.
-APPEND_LINE_LUA = """
-local seq = redis.call('INCR', KEYS[1])
-redis.call('RPUSH', KEYS[2], seq .. '|' .. ARGV[1])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return seq
+# The line's number and its place in the log, together, so the log is always in sequence
+# order: append(counter key, log key, line json without seq, lines kept, ttl) -> seq.
+APPEND_LUA = """
+local function append(seq_key, log_key, line, keep, ttl)
+  local seq = redis.call('INCR', seq_key)
+  redis.call('RPUSH', log_key, seq .. '|' .. line)
+  redis.call('LTRIM', log_key, -tonumber(keep), -1)
+  redis.call('EXPIRE', seq_key, ttl)
+  redis.call('EXPIRE', log_key, ttl)
+  return seq
+end
 """
+# KEYS: 1 = counter, 2 = log; ARGV: 1 = line json, 2 = lines kept, 3 = ttl.
+APPEND_LINE_LUA = APPEND_LUA + "return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])"
 
 # The generic cell rate algorithm, as gcra() above. KEYS: 1 = the key's arrival time;
 # ARGV: 1 = limit, 2 = window ms. Returns 0 when allowed, else the ms to wait.
@@ -276,15 +280,10 @@ HIT_LUA = GCRA_LUA + "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 # One round trip per line: the sender's rate limit, then the line's number and its place in
 # the log. KEYS: 1 = rate key, 2 = counter, 3 = log; ARGV: 1 = limit, 2 = window ms, 3 = line
 # json, 4 = lines kept, 5 = ttl. Returns {seq, 0} or {0, ms to wait}.
-ACCEPT_LINE_LUA = GCRA_LUA + """
+ACCEPT_LINE_LUA = GCRA_LUA + APPEND_LUA + """
 local wait = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 if wait > 0 then return {0, wait} end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('RPUSH', KEYS[3], seq .. '|' .. ARGV[3])
-redis.call('LTRIM', KEYS[3], -tonumber(ARGV[4]), -1)
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-return {seq, 0}
+return {append(KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5]), 0}
 """
 
 # KEYS: 1 = user's socket key; ARGV: 1 = channel. Deletes only the caller's own claim.
