@@ -25,6 +25,7 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 
+from chatsite.settings import redis_channel_layer
 from tests.faults import free_port
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -131,10 +132,7 @@ def redis_live(redis_url: str, settings) -> str:  # noqa: ANN001 - pytest-django
     from chat.store import reset_store
 
     settings.REDIS_URL = redis_url
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "chat.layers.ProcessPubSubLayer",
-        "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
-    }}
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url)}
     reset_matcher()
     reset_store()
     channel_layers.backends.clear()

@@ -22,6 +22,10 @@ class User(AbstractUser):
     is_guest = models.BooleanField(default=False)
     keeps_history = models.BooleanField(default=False)
     adult_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # When the person accepted the community rules (a guest does so before its first chat).
+    rules_accepted_at = models.DateTimeField(null=True, blank=True)
+    # Contacts see this user come and go only while this is on (protocol section 5).
+    shares_presence = models.BooleanField(default=True)
     # Updated on login and when a chat socket connects; idle guests are purged by it.
     last_seen = models.DateTimeField(null=True, blank=True)
 

@@ -8,6 +8,7 @@ selects the database (PostgreSQL in deployment).
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 
@@ -29,6 +30,19 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env.get(name, default).split(",") if item.strip()]
+
+
+def redis_channel_layer(redis_url: str) -> dict:
+    """The pub/sub channel layer on `redis_url`. Pub/sub channels are shared by every
+    database of one Redis server, so the prefix names the database: two sites (or two test
+    runs) on one server, each in its own database, never hear each other's events."""
+    database = urlparse(redis_url).path.lstrip("/") or "0"
+    return {
+        "BACKEND": "chat.layers.ProcessPubSubLayer",
+        # redis-py's own socket timeout would kill idle consumers; keep reads blocking.
+        "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}],
+                   "prefix": f"asgi{database}"},
+    }
 
 
 def _local_secret_key() -> str:
@@ -154,13 +168,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = env_bool("WHITENOISE_AUTOREFRESH", DEBUG)
 
 if REDIS_URL:
-    # redis-py's own socket timeout would kill idle consumers; keep reads blocking.
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "chat.layers.ProcessPubSubLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
-        }
-    }
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
