@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "accounts",
     "chat",
+    "chat.contacts.apps.ContactsConfig",
     "moderation",
 ]
 

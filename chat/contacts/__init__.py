@@ -1,0 +1,1 @@
+"""Keeping in touch: contacts made by mutual consent, letters, invitations, web push."""
