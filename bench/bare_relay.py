@@ -16,10 +16,11 @@ import itertools
 import json
 import signal
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -38,9 +39,16 @@ class Conversation:
     seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
+class Socket(Protocol):
+    """What the relay needs of a connection: the websockets one, or bench/asgi_relay.py's."""
+
+    async def send(self, message: str) -> None: ...
+    def __aiter__(self) -> AsyncIterator[str | bytes]: ...
+
+
 @dataclass(eq=False)
 class Peer:
-    ws: ServerConnection
+    ws: Socket
     handle: str
     conversation: Conversation | None = None
 
@@ -61,7 +69,7 @@ class Relay:
         self.waiting: dict[str, Peer] = {}  # mode -> the one peer waiting
         self.handles = itertools.count(1)
 
-    async def handle(self, ws: ServerConnection) -> None:
+    async def handle(self, ws: Socket) -> None:
         peer = Peer(ws, f"Bare{next(self.handles)}")
         await peer.send({"type": "welcome", "handle": peer.handle, "keeps_history": False})
         try:

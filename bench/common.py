@@ -293,6 +293,13 @@ class Servers:
         self._wait_ready(server, "/healthz", timeout=20)
         return server
 
+    def floor(self) -> Server:
+        """The daphne floor: the bare relay as a raw ASGI app on daphne (bench/asgi_relay.py)."""
+        server = self._spawn("floor", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p",
+                                       "{port}", "bench.asgi_relay:app"], dict(os.environ))
+        self._wait_ready(server, "/healthz", timeout=20)
+        return server
+
     def stop_all(self) -> None:
         while self.running:
             self.running.pop().stop()

@@ -97,6 +97,7 @@ class User:
         self.match_time: float | None = None
         self.conversation: str | None = None
         self.closed = False
+        self.ack_waiter: asyncio.Future[None] | None = None
         self.reader = asyncio.create_task(self.read())
 
     async def read(self) -> None:
@@ -121,6 +122,8 @@ class User:
                 return
             if frame.get("from") == "me":
                 step.on_ack(int(sender_s), int(number_s), latency)
+                if self.ack_waiter is not None and not self.ack_waiter.done():
+                    self.ack_waiter.set_result(None)
             else:
                 step.on_partner_line(int(sender_s), int(number_s), latency, now)
         elif kind == "welcome":
@@ -158,6 +161,28 @@ class User:
                 due += interval
         except ConnectionClosed:
             pass
+
+
+    async def send_closed_loop(self, step: StepStats, filler: str,
+                               ack_timeout: float = 10) -> None:
+        """This side's lines of one closed-loop step: the next one as soon as the previous
+        one is acknowledged, for as long as the step lasts."""
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, step.started - time.monotonic()))
+        number = 0
+        try:
+            while (due := time.monotonic()) < step.window_end:
+                self.ack_waiter = loop.create_future()
+                await self.ws.send(json.dumps({
+                    "type": "message", "client_id": f"{step.step}:{number}",
+                    "text": line_text(step.step, self.idx, number, due, filler)}))
+                step.sent[self.idx] += 1
+                number += 1
+                await asyncio.wait_for(self.ack_waiter, ack_timeout)
+        except (ConnectionClosed, TimeoutError):
+            pass
+        finally:
+            self.ack_waiter = None
 
 
 @dataclass
@@ -213,8 +238,10 @@ async def pair_users(users: Sequence[User], find_rate: float, timeout: float = 3
 
 async def run_step(run: LoadRun, users: Sequence[User], number: int, rate_per_pair: float,
                    duration: float, drain: float, line_length: int,
-                   cpu_probes: dict[str, Callable[[], float]]) -> dict[str, Any]:
-    """All pairs send `rate_per_pair` lines a second (half from each side) for `duration`."""
+                   cpu_probes: dict[str, Callable[[], float]], closed_loop: bool = False
+                   ) -> dict[str, Any]:
+    """All pairs send `rate_per_pair` lines a second (half from each side) for `duration`;
+    with `closed_loop`, each side sends its next line as soon as the last is acknowledged."""
     step = StepStats(number, rate_per_pair, len(users) // 2)
     run.steps.append(step)
     filler = "x" * max(1, line_length)
@@ -222,7 +249,8 @@ async def run_step(run: LoadRun, users: Sequence[User], number: int, rate_per_pa
     own_cpu = time.process_time()
     step.started = time.monotonic() + 0.2
     step.window_end = step.started + duration
-    senders = [asyncio.create_task(u.send_lines(step, rate_per_pair / 2, filler))
+    senders = [asyncio.create_task(u.send_closed_loop(step, filler) if closed_loop
+                                   else u.send_lines(step, rate_per_pair / 2, filler))
                for u in users]
     await asyncio.gather(*senders)
     await asyncio.sleep(max(0.0, step.window_end - time.monotonic()))
@@ -240,7 +268,10 @@ async def run_step(run: LoadRun, users: Sequence[User], number: int, rate_per_pa
         "step": number,
         "pairs": step.pairs,
         "rate_per_pair": rate_per_pair,
-        "offered_lines_per_s": round(step.pairs * rate_per_pair, 1),
+        # Closed loop offers what it manages to send.
+        "offered_lines_per_s": round(sent / duration if closed_loop
+                                     else step.pairs * rate_per_pair, 1),
+        "closed_loop": closed_loop,
         "sent": sent,
         "delivered_lines_per_s": round(step.delivered_in_window / duration, 1),
         "partner_latency_ms": summary_ms(step.partner_latency),
@@ -282,8 +313,10 @@ async def run_load(targets: Sequence[tuple[Server, str | None]], rates: Sequence
                    cpu_probes: dict[str, Callable[[], float]] | None = None,
                    on_step: Callable[[dict[str, Any]], None] | None = None,
                    before_step: Callable[[int], None] | None = None,
+                   closed_loop: bool = False,
                    ) -> dict[str, Any]:
-    """Open the sockets, pair them, run one step per rate; close everything at the end."""
+    """Open the sockets, pair them, run one step per rate (one closed-loop step with
+    `closed_loop`); close everything at the end."""
     run = LoadRun()
     try:
         users = await open_users(targets, run)
@@ -294,7 +327,7 @@ async def run_load(targets: Sequence[tuple[Server, str | None]], rates: Sequence
             if before_step:
                 before_step(number)
             result = await run_step(run, users, number, rate, duration, drain, line_length,
-                                    cpu_probes or {})
+                                    cpu_probes or {}, closed_loop=closed_loop)
             result["saturated"] = step_failed(result, baseline, p99_limit_ms)
             steps.append(result)
             if on_step:

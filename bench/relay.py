@@ -1,19 +1,28 @@
 """Relay benchmark: N pairs of real guest users exchange lines over real sockets.
 
-Runs the same load first against the bare relay (bench/bare_relay.py) and then against daphne
-processes of this project (with Redis and PostgreSQL), and reports each figure with its ratio
-to the bare relay: find -> matched, line latency sender -> partner and sender -> ack, delivered
-lines per second, lost / duplicated / reordered lines.
+Two floors and the project, in one run, with the same load generator: the bare relay on the
+`websockets` package (bench/bare_relay.py), the same relay as a raw ASGI app served by daphne
+(bench/asgi_relay.py: daphne's own cost, no Django, no Channels), and daphne processes of this
+project (with Redis and PostgreSQL). Every project figure is given with its ratio to both
+floors:
 
-    python bench/relay.py                      # 200 pairs, 2 lines/s each, 10 s
+- steady load (open loop): `--pairs` pairs (200) x `--rate` lines/s (2) for `--duration`:
+  line latency sender -> partner and sender -> ack, delivered lines/s, CPU per line;
+- closed-loop peak: `--peak-pairs` pairs (50), each side sending its next line as soon as the
+  last one is acknowledged: the most lines a second each relay carries;
+- two project processes against one on that closed loop;
+- lost / duplicated / reordered lines everywhere.
+
+    python bench/relay.py                      # all of the above, ~3 min
+    python bench/relay.py --rounds 3           # the same three times: medians
     python bench/relay.py --max                # step the offered rate up to saturation
-    python bench/relay.py --pairs 50 --rate 10 --duration 5 --json
-    python bench/relay.py --max --profile /tmp/relay-profile   # py-spy on daphne, per step
+    python bench/relay.py --profile /tmp/prof  # py-spy on the project's process, per phase
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -92,17 +101,20 @@ def profile_hook(server: Server, directory: Path | None, duration: float
 
 
 def measure(started: Servers, kind: str, args: argparse.Namespace, processes: int = 1,
-            profile: Path | None = None) -> dict[str, Any]:
-    """Start `processes` servers of `kind` (daphne or bare), run the load, stop them."""
-    if kind == "bare":
-        targets_servers = [started.bare()]
-        targets = [(targets_servers[0], None)] * (2 * args.pairs)
+            profile: Path | None = None, pairs: int | None = None,
+            closed_loop: bool = False) -> dict[str, Any]:
+    """Start `processes` servers of `kind` (daphne = the project, bare, or floor), run the
+    load (the open-loop steps of `args`, or one closed-loop step), stop them."""
+    pairs = pairs or args.pairs
+    if kind in ("bare", "floor"):
+        targets_servers = [started.bare() if kind == "bare" else started.floor()]
+        targets = [(targets_servers[0], None)] * (2 * pairs)
     else:
         targets_servers = [started.daphne() for _ in range(processes)]
-        log(f"creating {2 * args.pairs} guest users")
-        targets = spread_sessions(targets_servers, 2 * args.pairs)
+        log(f"creating {2 * pairs} guest users")
+        targets = spread_sessions(targets_servers, 2 * pairs)
     probes = {f"{kind}{i}": server.cpu_seconds for i, server in enumerate(targets_servers)}
-    if kind != "bare":
+    if kind == "daphne":
         probes |= redis_cpu_probe(redis_url())
 
     def on_step(step: dict[str, Any]) -> None:
@@ -112,13 +124,16 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
             f"{step['cpu_percent']} load {step['load_average_1m']}"
             f"{' SATURATED' if step['saturated'] else ''}")
 
-    log(f"{kind}x{processes}: {2 * args.pairs} sockets, rates per pair {args.rate_list}")
+    rates = [0.0] if closed_loop else args.rate_list
+    log(f"{kind}x{processes}: {2 * pairs} sockets, "
+        + ("closed loop" if closed_loop else f"rates per pair {rates}"))
     try:
         result = asyncio.run(run_load(
-            targets, args.rate_list, args.duration, drain=args.drain,
-            line_length=args.line_length, stop_when_saturated=args.max,
+            targets, rates, args.duration, drain=args.drain,
+            line_length=args.line_length, stop_when_saturated=args.max and not closed_loop,
             p99_limit_ms=args.p99_limit_ms, cpu_probes=probes, on_step=on_step,
-            before_step=profile_hook(targets_servers[0], profile, args.duration)))
+            before_step=profile_hook(targets_servers[0], profile, args.duration),
+            closed_loop=closed_loop))
     finally:
         for server in targets_servers:
             server.stop()
@@ -130,39 +145,6 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
         max(s["offered_lines_per_s"] for s in unsaturated) if unsaturated else None)
     result["processes"] = processes
     return result
-
-
-def steady_rows(daphne: dict[str, Any], bare: dict[str, Any] | None) -> list[list[Any]]:
-    d_step, b_step = daphne["steps"][0], (bare["steps"][0] if bare else None)
-    rows: list[list[Any]] = []
-
-    def add(name: str, d_value: Any, b_value: Any) -> None:
-        rows.append([name, d_value, b_value, ratio(d_value, b_value)])
-
-    for q in ("p50", "p95", "p99"):
-        add(f"find -> matched {q} ms", daphne["match_ms"][q], bare and bare["match_ms"][q])
-    for key, label in (("partner_latency_ms", "line -> partner"), ("ack_latency_ms",
-                                                                     "line -> ack")):
-        for q in ("p50", "p95", "p99", "max"):
-            add(f"{label} {q} ms", d_step[key][q], b_step and b_step[key][q])
-    add("offered lines/s", d_step["offered_lines_per_s"], b_step and b_step["offered_lines_per_s"])
-    add("delivered lines/s", d_step["delivered_lines_per_s"],
-        b_step and b_step["delivered_lines_per_s"])
-    for key in ("lost", "duplicated", "reordered", "ack_lost", "closed_sockets"):
-        rows.append([key, d_step[key], b_step and b_step[key], None])
-    rows.append(["unexpected frames", unexpected_text(d_step),
-                 b_step and unexpected_text(b_step), None])
-    rows.append(["client lag p99 ms", d_step["client_lag_ms"]["p99"],
-                 b_step and b_step["client_lag_ms"]["p99"], None])
-    rows.append(["cpu % (server/redis/loadgen)", cpu_text(d_step), b_step and cpu_text(b_step),
-                 None])
-    rows.append(["cpu ms per line (server/redis)", cost_text(d_step),
-                 b_step and cost_text(b_step), None])
-    return rows
-
-
-def unexpected_text(step: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in step["unexpected_frames"].items()) or "0"
 
 
 def cost_text(step: dict[str, Any]) -> str:
@@ -185,45 +167,171 @@ def print_steps(title: str, result: dict[str, Any]) -> None:
                  for s in result["steps"]])
 
 
-def report(args: argparse.Namespace, daphne: dict[str, Any], bare: dict[str, Any] | None
-           ) -> None:
-    if args.max:
-        print_steps(f"daphne x{daphne['processes']}: latency (ms) against offered load", daphne)
-        if bare:
-            print_steps("bare relay: latency (ms) against offered load", bare)
-        print_table("saturation", ["", "daphne", "bare", "ratio"], [
-            ["peak delivered lines/s", daphne["peak_delivered_lines_per_s"],
-             bare and bare["peak_delivered_lines_per_s"],
-             ratio(daphne["peak_delivered_lines_per_s"],
-                   bare and bare["peak_delivered_lines_per_s"])],
-            ["max sustained offered lines/s", daphne["max_sustained_offered_lines_per_s"],
-             bare and bare["max_sustained_offered_lines_per_s"], None],
-        ])
-    else:
-        print_table(f"relay: {args.pairs} pairs x {args.rate:g} lines/s, {args.duration:g} s "
-                    f"(ratio = daphne / bare relay)", ["", "daphne", "bare", "ratio"],
-                    steady_rows(daphne, bare))
+def report(args: argparse.Namespace, daphne: dict[str, Any], bare: dict[str, Any] | None,
+           floor: dict[str, Any] | None) -> None:
+    """The --max sweep: each relay's steps, then the peaks side by side."""
+    print_steps(f"daphne x{daphne['processes']}: latency (ms) against offered load", daphne)
+    for name, result in (("bare relay", bare), ("daphne floor", floor)):
+        if result:
+            print_steps(f"{name}: latency (ms) against offered load", result)
+
+    def peak(result: dict[str, Any] | None, key: str) -> Any:
+        return result and result[key]
+
+    print_table("saturation", ["", "daphne", "bare", "floor", "/bare", "/floor"], [
+        [label, daphne[key], peak(bare, key), peak(floor, key),
+         ratio(daphne[key], peak(bare, key)), ratio(daphne[key], peak(floor, key))]
+        for label, key in (("peak delivered lines/s", "peak_delivered_lines_per_s"),
+                           ("max sustained offered lines/s",
+                            "max_sustained_offered_lines_per_s"))])
     if args.json:
         print_json("relay", {
-            "mode": "max" if args.max else "steady", "machine": machine(),
+            "mode": "max", "machine": machine(),
             "params": {"pairs": args.pairs, "rates": args.rate_list,
                        "duration": args.duration, "line_length": args.line_length},
-            "daphne": daphne, "bare": bare})
+            "daphne": daphne, "bare": bare, "floor": floor})
+
+
+# ---- the full run: steady load, closed-loop peak and two processes, against both floors
+
+RELAYS = ("project", "bare", "floor")
+KINDS = {"project": "daphne", "bare": "bare", "floor": "floor"}
+
+
+def server_cpu_ms(step: dict[str, Any]) -> float:
+    """CPU ms per delivered line of the relay's own processes (all of them), not Redis."""
+    return round(sum(v for k, v in step.get("cpu_ms_per_line", {}).items() if k != "redis"), 3)
+
+
+def faults(*results: dict[str, Any]) -> int:
+    return sum(step[key] for result in results for step in result["steps"]
+               for key in ("lost", "duplicated", "reordered", "ack_lost"))
+
+
+def one_round(started: Servers, args: argparse.Namespace, profile: Path | None
+              ) -> dict[str, dict[str, Any]]:
+    """Every relay under steady load, then every relay (and two project processes) in a
+    closed loop. Returns the raw results by phase and relay."""
+    steady = {name: measure(started, KINDS[name], args,
+                            profile=profile / "steady" if profile and name == "project" else None)
+              for name in RELAYS}
+    peak = {name: measure(started, KINDS[name], args, pairs=args.peak_pairs, closed_loop=True,
+                          profile=profile / "peak" if profile and name == "project" else None)
+            for name in RELAYS}
+    peak["project x2"] = measure(started, "daphne", args, processes=2, pairs=args.peak_pairs,
+                                 closed_loop=True)
+    return {"steady": steady, "peak": peak}
+
+
+def round_figures(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """figure -> relay -> value, for one round."""
+    out: dict[str, dict[str, float | None]] = {}
+    for name in RELAYS:
+        steady, peak = raw["steady"][name]["steps"][0], raw["peak"][name]["steps"][0]
+        values = {
+            "line -> partner p50 ms (steady)": steady["partner_latency_ms"]["p50"],
+            "line -> partner p99 ms (steady)": steady["partner_latency_ms"]["p99"],
+            "line -> ack p99 ms (steady)": steady["ack_latency_ms"]["p99"],
+            "delivered lines/s (steady)": steady["delivered_lines_per_s"],
+            "server CPU ms per line (steady)": server_cpu_ms(steady),
+            "closed-loop peak lines/s, one process": peak["delivered_lines_per_s"],
+            "closed-loop line -> partner p50 ms": peak["partner_latency_ms"]["p50"],
+            "server CPU ms per line (peak)": server_cpu_ms(peak),
+            "lines lost + duplicated + reordered": faults(raw["steady"][name],
+                                                          raw["peak"][name]),
+        }
+        for figure, value in values.items():
+            out.setdefault(figure, {})[name] = value
+    two = raw["peak"]["project x2"]
+    out["closed-loop peak lines/s, two processes"] = {
+        "project": two["steps"][0]["delivered_lines_per_s"]}
+    out["two processes / one (closed-loop peak)"] = {"project": ratio(
+        two["steps"][0]["delivered_lines_per_s"],
+        raw["peak"]["project"]["steps"][0]["delivered_lines_per_s"])}
+    out["lines lost + duplicated + reordered"]["project"] += faults(two)
+    return out
+
+
+def medians(rounds: list[dict[str, dict[str, float | None]]]
+            ) -> dict[str, dict[str, float | None]]:
+    out: dict[str, dict[str, float | None]] = {}
+    for figure, by_relay in rounds[0].items():
+        for name in by_relay:
+            values = [r[figure][name] for r in rounds if r[figure].get(name) is not None]
+            out.setdefault(figure, {})[name] = (
+                round(statistics.median(values), 3) if values else None)
+    return out
+
+
+def targets(figures: dict[str, dict[str, float | None]]) -> list[list[Any]]:
+    """Issue 16's "done when", against this run's figures."""
+    peak = figures["closed-loop peak lines/s, one process"]
+    p99 = figures["line -> partner p99 ms (steady)"]
+    two = figures["two processes / one (closed-loop peak)"]["project"]
+    lost = figures["lines lost + duplicated + reordered"]
+
+    def met(ok: bool | None) -> str:
+        return "met" if ok else "NOT met"
+
+    return [
+        ["one process >= 5,000 lines/s", peak["project"],
+         met((peak["project"] or 0) >= 5000)],
+        ["... and >= 50% of the daphne floor", ratio(peak["project"], peak["floor"]),
+         met((ratio(peak["project"], peak["floor"]) or 0) >= 0.5)],
+        ["line p99 <= 3x the daphne floor", ratio(p99["project"], p99["floor"]),
+         met((ratio(p99["project"], p99["floor"]) or 99) <= 3)],
+        ["two processes >= 1.6x one", two, met((two or 0) >= 1.6)],
+        ["nothing lost, duplicated, reordered", lost["project"], met(lost["project"] == 0)],
+    ]
+
+
+def report_full(args: argparse.Namespace, raw_rounds: list[dict[str, Any]]) -> None:
+    figures = medians([round_figures(raw) for raw in raw_rounds])
+    title = (f"relay: steady {args.pairs} pairs x {args.rate:g} lines/s, closed loop "
+             f"{args.peak_pairs} pairs, {args.duration:g} s each"
+             + (f", median of {len(raw_rounds)} rounds" if len(raw_rounds) > 1 else "")
+             + " (/bare, /floor = project / that floor)")
+    print_table(title, ["", "project", "bare", "floor", "/bare", "/floor"], [
+        [figure, v.get("project"), v.get("bare"), v.get("floor"),
+         None if figure.startswith("lines lost") else ratio(v.get("project"), v.get("bare")),
+         None if figure.startswith("lines lost") else ratio(v.get("project"), v.get("floor"))]
+        for figure, v in figures.items()])
+    print_table("issue 16 targets", ["", "value", ""], targets(figures))
+    if args.json:
+        print_json("relay", {
+            "mode": "full", "machine": machine(),
+            "params": {"pairs": args.pairs, "rate": args.rate, "peak_pairs": args.peak_pairs,
+                       "duration": args.duration, "line_length": args.line_length,
+                       "rounds": len(raw_rounds)},
+            "figures": figures, "rounds": raw_rounds})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_load_arguments(parser)
-    parser.add_argument("--no-bare", action="store_true", help="skip the bare relay")
-    parser.add_argument("--processes", type=int, default=1, help="daphne processes")
+    parser.add_argument("--peak-pairs", type=int, default=50,
+                        help="pairs of the closed-loop peak (default 50)")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the run; report medians")
+    parser.add_argument("--no-bare", action="store_true",
+                        help="with --max: skip the floors")
+    parser.add_argument("--processes", type=int, default=1, help="with --max: daphne processes")
     parser.add_argument("--profile", type=Path, default=None,
-                        help="directory for py-spy profiles of the (first) daphne, per step")
+                        help="directory for py-spy profiles of the (first) project process")
     args = parser.parse_args()
     settle_arguments(args)
+    if args.quick:
+        args.peak_pairs = min(args.peak_pairs, 4)
     with servers() as started:
-        bare = None if args.no_bare else measure(started, "bare", args)
-        daphne = measure(started, "daphne", args, args.processes, profile=args.profile)
-    report(args, daphne, bare)
+        if args.max:
+            bare = None if args.no_bare else measure(started, "bare", args)
+            floor = None if args.no_bare else measure(started, "floor", args)
+            daphne = measure(started, "daphne", args, args.processes, profile=args.profile)
+        else:
+            raw_rounds = [one_round(started, args, args.profile) for _ in range(args.rounds)]
+    if args.max:
+        report(args, daphne, bare, floor)
+    else:
+        report_full(args, raw_rounds)
 
 
 if __name__ == "__main__":
