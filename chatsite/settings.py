@@ -219,9 +219,22 @@ MATCH_INTEREST_WAIT_SECONDS = env_int("MATCH_INTEREST_WAIT_SECONDS", 10)
 MATCH_LEASE_SECONDS = env_int("MATCH_LEASE_SECONDS", 15)
 RECONNECT_GRACE_SECONDS = env_int("RECONNECT_GRACE_SECONDS", 15)
 CONVERSATION_LOG_LINES = env_int("CONVERSATION_LOG_LINES", 500)
+# Keeping in touch (protocol section 5): how long after a conversation ended either side may
+# still press "Keep in touch"; how long an invitation waits for its answer; invitations a
+# user may send.
+KEEP_IN_TOUCH_WINDOW_SECONDS = env_int("KEEP_IN_TOUCH_WINDOW_SECONDS", 600)
+INVITE_TIMEOUT_SECONDS = env_int("INVITE_TIMEOUT_SECONDS", 60)
+INVITE_RATE_LIMIT = env.get("INVITE_RATE_LIMIT", "10/m")
 MAX_INTERESTS = 10
 MAX_INTEREST_LENGTH = 30
 SIGNAL_MAX_BYTES = 64 * 1024
+# Hostile input on the live socket (docs/protocol-extensions.md, "Hostile input"): a frame
+# larger than FRAME_MAX_BYTES is refused before it is parsed (daphne itself drops a socket
+# whose message exceeds 1 MiB), one nested deeper than FRAME_MAX_DEPTH is refused, and a
+# socket whose client does not read is closed once the server holds SEND_BUFFER_MAX_BYTES for it.
+FRAME_MAX_BYTES = env_int("FRAME_MAX_BYTES", 128 * 1024)
+FRAME_MAX_DEPTH = env_int("FRAME_MAX_DEPTH", 8)
+SEND_BUFFER_MAX_BYTES = env_int("SEND_BUFFER_MAX_BYTES", 1024 * 1024)
 
 # The inline filter (moderation.filters): contact details are masked unless a deployment
 # turns it off; links only where a deployment asks for it.
@@ -261,6 +274,27 @@ HISTORY_WRITE_INTERVAL_MS = env_int("HISTORY_WRITE_INTERVAL_MS", 250)
 HISTORY_SEARCH_MAX_LENGTH = env_int("HISTORY_SEARCH_MAX_LENGTH", 200)
 EXPORT_LINK_HOURS = env_int("EXPORT_LINK_HOURS", 24)
 
+# Keeping in touch (chat.contacts): letters to contacts are filtered like lines, rate-limited
+# per writer, encrypted with HISTORY_KEYS, and purged after LETTER_RETENTION_DAYS (or when the
+# contact ends). A report on a contact carries its last LETTER_EVIDENCE_COUNT letters.
+LETTER_RATE_LIMIT = env.get("LETTER_RATE_LIMIT", "20/h")
+LETTER_RETENTION_DAYS = env_int("LETTER_RETENTION_DAYS", 365)
+LETTER_EVIDENCE_COUNT = env_int("LETTER_EVIDENCE_COUNT", 50)
+CONTACTS_PAGE_POLL_SECONDS = env_int("CONTACTS_PAGE_POLL_SECONDS", 20)
+# Web push for invitations and letters while no tab is open; absent unless both keys are set
+# (`VAPID_PRIVATE_KEY`: the base64url raw private key or a PEM; `VAPID_PUBLIC_KEY`: the
+# base64url uncompressed public point the browser subscribes with).
+VAPID_PUBLIC_KEY = env.get("VAPID_PUBLIC_KEY", "")
+VAPID_PRIVATE_KEY = env.get("VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = env.get("VAPID_SUBJECT", "mailto:admin@localhost")
+PUSH_TTL_SECONDS = env_int("PUSH_TTL_SECONDS", 3600)
+PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 10)
+# The push services subscriptions may point at (a host or its parent domain); nothing else
+# is ever sent to, so a forged subscription cannot aim the server at an internal address.
+PUSH_ENDPOINT_HOSTS = env_list(
+    "PUSH_ENDPOINT_HOSTS", "fcm.googleapis.com,push.services.mozilla.com,push.apple.com,"
+    "notify.windows.com")
+
 # Celery beat: retention, and draining the lines waiting for analysis.
 CELERY_BEAT_SCHEDULE = {
     "purge-old-history": {"task": "chat.tasks.purge_old_history",
@@ -269,6 +303,8 @@ CELERY_BEAT_SCHEDULE = {
                               "schedule": env_int("EXPORT_PURGE_EVERY_SECONDS", 900)},
     "purge-idle-guests": {"task": "accounts.tasks.purge_idle_guests",
                           "schedule": env_int("GUEST_PURGE_EVERY_SECONDS", 3600)},
+    "purge-old-letters": {"task": "chat.contacts.tasks.purge_old_letters",
+                          "schedule": env_int("LETTER_PURGE_EVERY_SECONDS", 3600)},
     # A drain that waited longer than two periods is stale: the next one does the same work.
     "analyse-pending-lines": {"task": "moderation.tasks.analyse_pending",
                               "schedule": ANALYSIS_DRAIN_SECONDS,

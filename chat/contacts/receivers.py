@@ -1,1 +1,36 @@
-"""Signal receivers of the contacts app (filled in below)."""
+"""Contacts end when something outside this app happens to their people.
+
+A block (from a conversation or from the contacts page) ends the pair's contact; a ban ends
+every contact of the banned user; an account deletion ends its contacts (the rows go by
+CASCADE) and each other side hears `contact_removed`. Moderation and accounts know nothing of
+contacts: these listen to their models' signals.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models.signals import post_save, pre_delete
+from django.dispatch import receiver
+
+from chat.contacts import services
+from chat.models import Block
+from moderation.models import Ban
+
+
+@receiver(post_save, sender=Block, dispatch_uid="contacts-end-on-block")
+def end_contact_on_block(sender: type[Block], instance: Block, created: bool,
+                         **kwargs: Any) -> None:
+    if created:
+        services.remove_between(instance.blocker_id, instance.blocked_id)
+
+
+@receiver(post_save, sender=Ban, dispatch_uid="contacts-end-on-ban")
+def end_contacts_on_ban(sender: type[Ban], instance: Ban, created: bool, **kwargs: Any) -> None:
+    if created:
+        services.remove_all(instance.user_id)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="contacts-end-on-delete")
+def end_contacts_on_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
+    services.remove_all(instance.pk)

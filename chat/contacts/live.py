@@ -1,0 +1,282 @@
+"""The live side of keeping in touch (PROTOCOL.md section 5): the socket's handlers for
+`keep_in_touch`, `invite`, `accept`, `decline` and `cancel_invite`, the channel-layer events
+that reach a user's socket on whichever process holds it, and presence.
+
+The consumer (`chat.consumers`) routes the frames in `FRAMES` and the events in `EVENTS` here
+and calls `connected` / `disconnected` / `conversation_spoiled`; the rules themselves live in
+`chat.contacts.consent` and `chat.contacts.invitations`. An accepted invitation becomes a
+conversation through the consumer's own `begin_chat`, the path every match takes.
+
+Events (all `contacts.*`, sent with `chat.notify.notify_user`):
+- `contacts.frame` `{"frame": {...}}`: hand the frame to the client as it is;
+- `contacts.invited` `{"frame": invited frame, "expires_in": seconds}`: also start the
+  invitee's expiry timer (the inviter runs one too; the first to fire settles it);
+- `contacts.removed` `{"contact": id}` and `contacts.letter` `{"contact": id, "letter": {...}}`
+  from `chat.contacts.services`: become `contact_removed` and `letter` frames.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError
+from django.db.models import Q
+
+from chat import conversations
+from chat.contacts import consent, invitations
+from chat.contacts.models import Contact, Invitation
+from chat.notify import notify_user
+from chat.protocol import FrameError
+from chat.store import LiveConversation, Member
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Consumer = Any  # chat.consumers.ChatConsumer (which imports this module)
+
+
+async def db(function: Callable[..., T], *args: Any) -> T:
+    try:
+        return await database_sync_to_async(function)(*args)
+    except DatabaseError as error:
+        log.warning("database unavailable: %s", error)
+        raise FrameError("unavailable", "the service is briefly unavailable; try again") from None
+
+
+# ---- presence: the rule, then the telling
+
+
+def presence_audience(user_id: int) -> list[tuple[str, int]]:
+    """(contact id, the other's user id) of everyone told when `user_id` comes or goes:
+    their contacts, and only while `user_id` shares presence."""
+    if not shares_presence(user_id):
+        return []
+    rows = Contact.objects.filter(Q(user_low_id=user_id) | Q(user_high_id=user_id))
+    return [(str(c.pk), c.partner_id(user_id)) for c in rows]
+
+
+def shares_presence(user_id: int) -> bool:
+    return get_user_model().objects.filter(pk=user_id, shares_presence=True).exists()
+
+
+async def online_of(consumer: Consumer, user_id: int) -> bool | None:
+    """What a contact may know of `user_id`: null where it does not share presence."""
+    if not await db(shares_presence, user_id):
+        return None
+    return bool(await consumer.store.socket_of(user_id))
+
+
+async def tell_presence(user_id: int, online: bool) -> None:
+    for contact_id, other_id in await db(presence_audience, user_id):
+        await notify_user(other_id, frame_event(
+            {"type": "contact_presence", "contact": contact_id, "online": online}))
+
+
+def frame_event(frame: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "contacts.frame", "frame": frame}
+
+
+async def connected(consumer: Consumer) -> None:
+    """After `welcome`: contacts learn this user came; what waits for it is offered again."""
+    await tell_presence(consumer.user_id, True)
+    for handle in await db(consent.pending_offers, consumer.user_id):
+        await consumer.send_frame({"type": "keep_in_touch_offered", "handle": handle})
+    for invitation in await db(invitations.pending_for, consumer.user_id):
+        await consumer.send_frame(invitations.invited_frame(invitation))
+        watch_expiry(consumer, str(invitation.pk), invitations.seconds_left(invitation))
+
+
+async def disconnected(consumer: Consumer) -> None:
+    """After the socket let go: contacts learn the user went, unless a newer socket took over."""
+    if not await consumer.store.socket_of(consumer.user_id):
+        await tell_presence(consumer.user_id, False)
+
+
+# ---- consent
+
+
+async def on_keep_in_touch(consumer: Consumer, frame: dict[str, Any]) -> None:
+    try:
+        asked = await db(consent.ask, consumer.user_id)
+    except consent.ConsentError as error:
+        raise FrameError(error.code, error.detail) from None
+    await consumer.send_frame({"type": "keep_in_touch_sent"})
+    if asked.contact is not None:
+        contact_id = str(asked.contact.pk)
+        partner_handle = await db(handle_of, asked.other_id)
+        await consumer.send_frame(contact_added(contact_id, partner_handle,
+                                                await online_of(consumer, asked.other_id)))
+        await notify_user(asked.other_id, frame_event(contact_added(
+            contact_id, consumer.handle, await online_of(consumer, consumer.user_id))))
+    elif asked.offer_handle:
+        await notify_user(asked.other_id, frame_event(
+            {"type": "keep_in_touch_offered", "handle": asked.offer_handle}))
+
+
+def handle_of(user_id: int) -> str:
+    return get_user_model().objects.values_list("username", flat=True).get(pk=user_id)
+
+
+def contact_added(contact_id: str, handle: str, online: bool | None) -> dict[str, Any]:
+    return {"type": "contact_added",
+            "contact": {"id": contact_id, "handle": handle, "online": online}}
+
+
+async def conversation_spoiled(conversation_id: str) -> None:
+    """A block or a report in the conversation: pending requests to keep in touch go."""
+    await db(consent.cancel, conversation_id)
+
+
+# ---- invitations
+
+
+async def on_invite(consumer: Consumer, frame: dict[str, Any]) -> None:
+    if consumer.chat or consumer.searching:
+        raise FrameError("already_searching", "leave the conversation or stop looking first")
+    await consumer.check_rate("invites", settings.INVITE_RATE_LIMIT)
+    try:
+        contact = await db(invitations.contact_for, consumer.user_id, frame["contact"])
+    except invitations.InviteError as error:
+        raise FrameError(error.code, error.detail) from None
+    other_id = contact.partner_id(consumer.user_id)
+    if not await consumer.store.socket_of(other_id):
+        raise FrameError("contact_offline", "your contact is not connected")
+    if await consumer.store.conversation_of(other_id):
+        raise FrameError("contact_busy", "your contact is in a conversation")
+    invitation, replaced = await db(invitations.create, consumer.user_id, frame["contact"],
+                                    frame["mode"])
+    for old in replaced:
+        await withdrawn(consumer, old)
+    invitation_id = str(invitation.pk)
+    invitation.inviter.username = consumer.handle  # the frame names the inviter
+    reached = await notify_user(other_id, {
+        "type": "contacts.invited", "frame": invitations.invited_frame(invitation),
+        "expires_in": settings.INVITE_TIMEOUT_SECONDS})
+    if not reached:
+        await db(invitations.give_up, invitation_id)
+        raise FrameError("contact_offline", "your contact is not connected")
+    await consumer.send_frame({"type": "inviting", "invitation": invitation_id})
+    watch_expiry(consumer, invitation_id, settings.INVITE_TIMEOUT_SECONDS)
+
+
+async def withdrawn(consumer: Consumer, invitation: Invitation) -> None:
+    consumer.stop_task(f"invite:{invitation.pk}")
+    await notify_user(invitation.invitee_id, frame_event(
+        {"type": "invite_cancelled", "invitation": str(invitation.pk)}))
+
+
+async def on_cancel_invite(consumer: Consumer, frame: dict[str, Any]) -> None:
+    invitation = await settle(invitations.withdraw, consumer, frame)
+    await withdrawn(consumer, invitation)
+    await consumer.send_frame({"type": "invite_cancelled", "invitation": str(invitation.pk)})
+
+
+async def on_decline(consumer: Consumer, frame: dict[str, Any]) -> None:
+    invitation = await settle(invitations.decline, consumer, frame)
+    consumer.stop_task(f"invite:{invitation.pk}")
+    await notify_user(invitation.inviter_id, frame_event(
+        {"type": "invite_declined", "invitation": str(invitation.pk)}))
+
+
+async def settle(change: Callable[[int, str], Invitation], consumer: Consumer,
+                 frame: dict[str, Any]) -> Invitation:
+    try:
+        return await db(change, consumer.user_id, frame["invitation"])
+    except invitations.InviteError as error:
+        raise FrameError(error.code, error.detail) from None
+
+
+async def on_accept(consumer: Consumer, frame: dict[str, Any]) -> None:
+    if consumer.chat:
+        raise FrameError("already_searching", "already in a conversation; leave it first")
+    invitation = await settle(invitations.accept, consumer, frame)
+    consumer.stop_task(f"invite:{invitation.pk}")
+    inviter_channel = await consumer.store.socket_of(invitation.inviter_id)
+    if not inviter_channel:
+        raise FrameError("contact_offline", "your contact is no longer connected")
+    if await consumer.store.conversation_of(invitation.inviter_id):
+        await notify_user(invitation.inviter_id, frame_event(
+            {"type": "invite_expired", "invitation": str(invitation.pk)}))
+        raise FrameError("contact_busy", "your contact is in a conversation now")
+    async with consumer.match_lock:
+        if consumer.searching:
+            # Stop looking for a stranger; a pairing that won the race makes this user busy.
+            await consumer.matcher.cancel(consumer.user_id, consumer.channel_name)
+            consumer.stop_searching()
+        if consumer.chat:
+            raise FrameError("already_searching", "matched with someone just now")
+        inviter = invitation.inviter
+        me = await db(invitations.person, consumer.user_id)
+        live = LiveConversation(
+            id=str(uuid.uuid4()), mode=invitation.mode, initiator_id=inviter.pk,
+            common_interests=[], contact=str(invitation.contact_id),
+            members={inviter.pk: Member(inviter.pk, inviter_channel, inviter.username,
+                                        inviter.keeps_history),
+                     me.user_id: Member(me.user_id, consumer.channel_name, me.handle,
+                                        me.keeps_history)})
+        await db(conversations.start_conversation, live.id, live.mode, inviter.pk,
+                 me.user_id, [])
+        await consumer.store.open_conversation(live)
+        await consumer.send_to(inviter_channel, {"type": "chat.matched",
+                                                 "conversation": live.id})
+        consumer.keeps_history = me.keeps_history
+        await consumer.begin_chat(live)
+
+
+def watch_expiry(consumer: Consumer, invitation_id: str, seconds: float) -> None:
+    consumer.start_task(f"invite:{invitation_id}", expire_after(invitation_id, seconds))
+
+
+async def expire_after(invitation_id: str, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    invitation = await db(invitations.expire, invitation_id)
+    if invitation is None:
+        return  # answered, withdrawn, or the other side's timer was first
+    for user_id in (invitation.inviter_id, invitation.invitee_id):
+        await notify_user(user_id, frame_event(
+            {"type": "invite_expired", "invitation": invitation_id}))
+
+
+# ---- events from other sockets and from the services
+
+
+async def on_frame_event(consumer: Consumer, event: dict[str, Any]) -> None:
+    await consumer.send_frame(event["frame"])
+
+
+async def on_invited_event(consumer: Consumer, event: dict[str, Any]) -> None:
+    await consumer.send_frame(event["frame"])
+    watch_expiry(consumer, event["frame"]["invitation"], float(event["expires_in"]))
+
+
+async def on_removed_event(consumer: Consumer, event: dict[str, Any]) -> None:
+    await consumer.send_frame({"type": "contact_removed", "contact": str(event["contact"])})
+
+
+async def on_letter_event(consumer: Consumer, event: dict[str, Any]) -> None:
+    await consumer.send_frame({"type": "letter", "contact": str(event["contact"]),
+                               "letter": event["letter"]})
+
+
+Handler = Callable[[Consumer, dict[str, Any]], Awaitable[None]]
+
+FRAMES: dict[str, Handler] = {
+    "keep_in_touch": on_keep_in_touch,
+    "invite": on_invite,
+    "accept": on_accept,
+    "decline": on_decline,
+    "cancel_invite": on_cancel_invite,
+}
+
+EVENTS: dict[str, Handler] = {
+    "contacts.frame": on_frame_event,
+    "contacts.invited": on_invited_event,
+    "contacts.removed": on_removed_event,
+    "contacts.letter": on_letter_event,
+}
