@@ -4,18 +4,29 @@ from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.addresses import client_address
 from accounts.deletion import delete_account
-from accounts.forms import ClaimGuestForm, DeleteAccountForm, PreferencesForm
+from accounts.forms import (
+    ClaimGuestForm,
+    DeleteAccountForm,
+    HistoryToggleForm,
+    PreferencesForm,
+)
 from accounts.guests import claim_guest, create_guest
+from accounts.rules import accept_rules
 from chat.ratelimit import hit
 from moderation.bans import address_banned
 
 
 @require_POST
 def guest_signup(request: HttpRequest) -> HttpResponse:
+    # Whoever is signed in keeps the account unless they said, on the landing page, that
+    # they want to leave it for a new guest.
+    if request.user.is_authenticated and request.POST.get("switch") != "yes":
+        return redirect(reverse("landing") + "?switch=1")
     address = client_address(request)
     if address_banned(address):
         return render(request, "accounts/guest_refused.html", status=403)
@@ -27,6 +38,8 @@ def guest_signup(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(seconds)
         return response
     user = create_guest()
+    # The button that posts here reads "I am 18 or older and accept the community rules".
+    accept_rules(user)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("chat")
 
@@ -49,9 +62,10 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             return redirect("account_settings")
         messages.error(request, "Your account is not saved yet: see the errors below.")
     elif request.method == "POST":
-        preferences = PreferencesForm(request.POST, instance=user)
         # The chat page's toggle asks for JSON: it shows the outcome in place.
         wants_json = "application/json" in request.headers.get("Accept", "")
+        form_class = HistoryToggleForm if wants_json else PreferencesForm
+        preferences = form_class(request.POST, instance=user)
         if preferences.is_valid():
             preferences.save()
             if wants_json:

@@ -9,22 +9,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.exceptions import ChannelFull
+from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.activity import mark_seen
 from accounts.addresses import socket_address
+from accounts.rules import rules_accepted
 from chat import conversations, history, lifecycle, webrtc
+from chat.contacts import live as contacts_live
 from chat.matching import NOT_QUEUED, Pairing, Seeker, get_matcher
 from chat.protocol import FrameError, parse_frame
 from chat.relay import OrderedDelivery, message_frame, seq_of, utc_now_iso
@@ -41,6 +45,12 @@ CLOSE_FORBIDDEN = 4003
 CLOSE_FLOODING = 4008
 CLOSE_REPLACED = 4009
 CLOSE_TRY_AGAIN_LATER = lifecycle.CLOSE_TRY_AGAIN_LATER
+# A client's close with 1000 is a goodbye, not a drop (PROTOCOL.md v2, "Reconnecting").
+CLOSE_NORMAL = 1000
+# Refusals that are the server's own state, not the client's doing, and cost no strike.
+NO_STRIKE_CODES = frozenset({"rate_limited", "unavailable", "internal"})
+INTERNAL_ERROR = {"type": "error", "code": "internal",
+                  "detail": "the server could not handle that frame; nothing changed"}
 
 # How long an out-of-order line waits for the ones before it before the log is read.
 GAP_WAIT_SECONDS = 0.5
@@ -52,6 +62,13 @@ T = TypeVar("T")
 
 class Unavailable(Exception):
     """The database is unreachable; the frame is refused, live conversations go on."""
+
+
+def log_failure(where: str, error: BaseException) -> None:
+    """Log a handler's failure by its type and traceback only: an exception's message can
+    carry what a user typed (a database error quotes its parameters)."""
+    where_from = "".join(traceback.format_tb(error.__traceback__))
+    log.error("%s failed: %s\n%s", where, type(error).__name__, where_from)
 
 
 async def in_db(function: Callable[..., T], *args: Any) -> T:
@@ -81,6 +98,7 @@ class Chat:
     common_interests: list[str]
     delivery: OrderedDelivery = field(default_factory=OrderedDelivery)
     reported: bool = False
+    contact: str | None = None  # a direct conversation: the contact id (section 5)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -91,15 +109,41 @@ class ChatConsumer(AsyncWebsocketConsumer):
     last_partner_handle = ""
     muted_until: datetime | None = None
     closing = False
+    closed_by_server = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels closes stale database connections before every frame and event, a hop to
         # the sync thread each time; database_sync_to_async does it for the calls that use
         # the database, so the relay path skips it.
         handler = getattr(self, get_handler_name(message), None)
+        if handler is None and message["type"] in contacts_live.EVENTS:
+            handler = partial(contacts_live.EVENTS[message["type"]], self)
         if handler is None:
             raise ValueError(f"no handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception as error:
+            # An exception here would end the application: daphne closes the socket with 1011
+            # and never delivers its disconnect, so nothing the socket holds is given back.
+            log_failure(message["type"], error)
+            await self.after_failure(message["type"])
+
+    async def after_failure(self, kind: str) -> None:
+        if kind == "websocket.disconnect":
+            raise StopConsumer
+        try:
+            if kind == "websocket.connect":
+                await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            elif not self.closing:
+                await self.send_frame(INTERNAL_ERROR)
+        except Exception as error:
+            log_failure("error frame", error)
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        self.closed_by_server = True
+        await super().close(code=code, reason=reason)
 
     async def connect(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
@@ -148,41 +192,76 @@ class ChatConsumer(AsyncWebsocketConsumer):
             pass
         await self.send_frame({"type": "welcome", "handle": self.handle,
                                "keeps_history": self.keeps_history})
+        await self.contacts_hook(contacts_live.connected(self))
 
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "match_lock"):
-            if hasattr(self, "address") and hasattr(self, "store"):
-                await self.store.remove_address_socket(self.address, self.channel_name)
-            return
+        """Give back all the socket holds: queue entry, conversation, claim, address place,
+        lifecycle registration. Each step runs even when an earlier one failed, and the whole
+        runs to its end even when daphne cancels the application meanwhile."""
+        if not hasattr(self, "address"):
+            return  # refused before it held anything
         self.closing = True
         for task in list(self.tasks.values()):
             if task is not asyncio.current_task():
                 task.cancel()
+        await asyncio.shield(self.give_back(code))
+
+    async def give_back(self, code: int) -> None:
+        steps: list[Callable[[], Any]] = []
+        if hasattr(self, "match_lock"):
+            steps = [self.leave_queue, partial(self.leave_conversation, code),
+                     partial(self.store.release_socket, self.user_id, self.channel_name)]
+        steps.append(partial(self.store.remove_address_socket, self.address, self.channel_name))
+        for step in steps:
+            try:
+                await step()
+            except Exception as error:
+                log_failure("disconnect", error)
+        lifecycle.unregister(self)
+
+    async def leave_queue(self) -> None:
         async with self.match_lock:
             if self.searching:
                 self.searching = None
                 await self.matcher.cancel(self.user_id, self.channel_name)
-        if self.chat:
+
+    async def leave_conversation(self, code: int) -> None:
+        if self.chat and code == CLOSE_NORMAL and not self.closed_by_server:
+            await self.end_chat("left")  # closed on purpose: no grace
+        elif self.chat:
             await self.step_away(self.chat)
         else:
             # A partner may have paired with this socket just as it closed.
             live = await self.store.conversation_of(self.user_id)
             if live and live.members[self.user_id].channel == self.channel_name:
                 await self.close_live(live, "disconnected")
-        await self.store.release_socket(self.user_id, self.channel_name)
-        await self.store.remove_address_socket(self.address, self.channel_name)
+        await self.contacts_hook(contacts_live.disconnected(self))
+
+    async def contacts_hook(self, work: Any) -> None:
+        """Presence and pending offers are a courtesy: their failure never fails the socket."""
+        try:
+            await work
+        except Exception:
+            log.warning("contacts hook failed", exc_info=True)
 
     # ---- frames from the client
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not hasattr(self, "match_lock"):
+            return  # refused at connect and closing: nothing to answer
         try:
             frame = parse_frame(text_data)
             if frame["type"] != "message":
                 await self.check_rate("frames", settings.FRAME_RATE_LIMIT)
-            await getattr(self, "on_" + frame["type"])(frame)
+            handler = getattr(self, "on_" + frame["type"], None)
+            if handler is None:  # section 5's frames: chat.contacts.live
+                handler = partial(contacts_live.FRAMES[frame["type"]], self)
+            await handler(frame)
         except FrameError as error:
             if not self.closing:
                 await self.send_frame(error.frame())
+            if error.code not in NO_STRIKE_CODES:
+                await self.strike()
         except Unavailable:
             await self.send_frame({"type": "error", "code": "unavailable",
                                    "detail": "the service is briefly unavailable; try again"})
@@ -194,12 +273,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def refuse_over_limit(self, retry_after: float) -> None:
         """Refuse the frame; repeated flooding closes the socket with 4008."""
+        await self.strike()
+        raise FrameError("rate_limited", "slow down", retry_after=retry_after)
+
+    async def strike(self) -> None:
+        """Count a refused frame; more than RATE_LIMIT_STRIKES a minute close with 4008."""
+        if self.closing:
+            return
         if await self.store.hit(f"strikes:{self.user_id}", f"{settings.RATE_LIMIT_STRIKES}/m"):
             await self.send_frame({"type": "error", "code": "rate_limited",
                                    "detail": "too many frames; closing", "retry_after": 60})
             self.closing = True
             await self.close(code=CLOSE_FLOODING)
-        raise FrameError("rate_limited", "slow down", retry_after=retry_after)
 
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self.send_frame({"type": "pong"})
@@ -209,6 +294,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("already_searching", "already in a conversation; leave it first")
         if self.searching:
             raise FrameError("already_searching", "already looking for a partner")
+        if not await in_db(rules_accepted, self.user_id):
+            raise FrameError("rules_required",
+                             "accept the community rules on the chat page first")
         excluded = await in_db(conversations.exclusions_for, self.user_id)
         # Preferences and mutes may have changed since the socket opened.
         self.keeps_history = await in_db(conversations.keeps_history, self.user_id)
@@ -269,6 +357,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_to(chat.partner.channel, {
                 "type": "chat.signal", "conversation": chat.id, "data": data})
 
+    async def on_media_state(self, frame: dict[str, Any]) -> None:
+        chat = self.require_chat()
+        if chat.mode == "text":
+            raise FrameError("bad_frame", "media states belong to voice and video conversations")
+        await self.send_to(chat.partner.channel, {
+            "type": "chat.media_state", "conversation": chat.id,
+            "audio": frame["audio"], "video": frame["video"]})
+
     async def on_leave(self, frame: dict[str, Any]) -> None:
         chat = self.require_chat()
         await self.end_chat("left")
@@ -277,6 +373,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_block(self, frame: dict[str, Any]) -> None:
         conversation_id, partner_id = self.current_or_last_partner()
         await in_db(conversations.block_user, self.user_id, partner_id, conversation_id)
+        await contacts_live.conversation_spoiled(conversation_id)  # the block ends a contact
         if self.chat and self.chat.id == conversation_id:
             await self.end_chat("blocked")
             await self.send_frame({"type": "ended", "conversation": conversation_id})
@@ -291,6 +388,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                                  frame["reason"], frame["note"], evidence)
         except ReportError as error:
             raise FrameError("bad_frame", str(error)) from None
+        await contacts_live.conversation_spoiled(conversation_id)
         if self.chat and self.chat.id == conversation_id:
             self.chat.reported = True
         elif self.keeps_history:
@@ -325,7 +423,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     common_interests=live.common_interests,
                     partner=Partner(partner.user_id, partner.handle, partner.keeps_history,
                                     partner.channel),
-                    delivery=OrderedDelivery(after))
+                    delivery=OrderedDelivery(after), contact=live.contact)
         self.chat = chat
         async with self.delivery_lock:
             missed = await self.store.lines_after(chat.id, after)
@@ -403,21 +501,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
                          initiator=live.initiator_id == self.user_id,
                          common_interests=live.common_interests,
                          partner=Partner(partner.user_id, partner.handle, partner.keeps_history,
-                                         partner.channel))
+                                         partner.channel),
+                         contact=live.contact)
         await self.send_frame(self.conversation_frame("matched", self.chat))
         if self.keeps_history:
             await history.conversation_seen(self.user_id, live.id, live.mode, partner.handle,
                                             utc_now_iso())
 
     def conversation_frame(self, kind: str, chat: Chat) -> dict[str, Any]:
-        return {
+        frame = {
             "type": kind, "conversation": chat.id, "mode": chat.mode,
             "partner": {"handle": chat.partner.handle,
                         "keeps_history": chat.partner.keeps_history},
             "common_interests": chat.common_interests, "initiator": chat.initiator,
             "ice_servers": webrtc.ice_servers(self.user_id, chat.mode),
             "relay_only": chat.mode != "text" and webrtc.relay_only(),
+            "direct": chat.contact is not None,
         }
+        if chat.contact is not None:
+            frame["partner"]["contact"] = chat.contact
+        return frame
 
     # ---- ending and stepping away
 
@@ -523,10 +626,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if self.searching and not self.closing:
                 await self.try_match()
             return
-        if self.searching is None or self.chat is not None or self.closing:
+        invited = live.contact is not None  # an accepted invitation needs no search
+        if (self.searching is None and not invited) or self.chat is not None or self.closing:
             # Paired just as this socket stopped looking: the partner learns at once.
             await self.close_live(live, "left")
             return
+        if invited and self.searching:
+            async with self.match_lock:
+                await self.matcher.cancel(self.user_id, self.channel_name)
+        if invited:
+            self.keeps_history = live.members[self.user_id].keeps_history
         self.stop_searching()
         await self.begin_chat(live)
 
@@ -541,6 +650,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_signal(self, event: dict[str, Any]) -> None:
         if self.chat and self.chat.id == event["conversation"]:
             await self.send_frame({"type": "signal", "data": event["data"]})
+
+    async def chat_media_state(self, event: dict[str, Any]) -> None:
+        if self.chat and self.chat.id == event["conversation"]:
+            await self.send_frame({"type": "media_state", "audio": event["audio"],
+                                   "video": event["video"]})
 
     async def chat_partner_left(self, event: dict[str, Any]) -> None:
         chat = self.chat

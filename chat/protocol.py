@@ -1,13 +1,18 @@
 """Parsing the client's frames of the live socket (PROTOCOL.md section 2).
 
 `parse_frame` turns raw text into a validated dict or raises `FrameError` carrying the error
-code and detail that the client is told; nothing else happens for a refused frame.
+code and detail that the client is told; nothing else happens for a refused frame. It never
+raises anything else, whatever the text: the size is checked before parsing, orjson parses
+without recursion, the nesting depth is measured without recursion, and C0 control
+characters other than tab, newline and carriage return are removed before parsing
+(docs/protocol-extensions.md, "Hostile input").
 """
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 from chat.matching import MODES, normalise_interest, normalise_interests
@@ -15,6 +20,13 @@ from moderation.reports import NOTE_MAX_LENGTH, REASONS
 
 LANG_MAX_LENGTH = 16
 CLIENT_ID_MAX_LENGTH = 64
+ID_MAX_LENGTH = 64  # contact and invitation ids (UUIDs)
+DESCRIPTION_TYPES = ("offer", "answer")
+
+# A C0 control character written as a JSON escape (`\u0000`..`\u001f`, `\b`, `\f`) and not
+# itself escaped; tab, newline and carriage return stay (an SDP's lines end with CRLF).
+# Unescaped control characters are not valid JSON, so these escapes are the only way in.
+_C0_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\(?:u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|[bf])")
 
 
 class FrameError(Exception):
@@ -88,14 +100,51 @@ def _parse_typing(frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": "typing", "active": active}
 
 
+def _signal_description(description: Any) -> dict[str, Any]:
+    if not isinstance(description, dict) or description.get("type") not in DESCRIPTION_TYPES:
+        raise _bad("data.description must be an offer or an answer")
+    sdp = description.get("sdp")
+    if not isinstance(sdp, str):
+        raise _bad("data.description.sdp must be a string")
+    return {"type": description["type"], "sdp": sdp}
+
+
+def _signal_candidate(candidate: Any) -> dict[str, Any] | None:
+    if candidate is None:
+        return None  # the end of gathering
+    if not isinstance(candidate, dict) or not isinstance(candidate.get("candidate"), str):
+        raise _bad("data.candidate must be a candidate object or null")
+    kept: dict[str, Any] = {"candidate": candidate["candidate"]}
+    for key, kind in (("sdpMid", str), ("sdpMLineIndex", int), ("usernameFragment", str)):
+        value = candidate.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise _bad(f"data.candidate.{key} has the wrong type")
+        if key in candidate:
+            kept[key] = value
+    return kept
+
+
 def _parse_signal(frame: dict[str, Any]) -> dict[str, Any]:
+    """Only the contract's shapes pass, rebuilt from their known fields."""
     data = frame.get("data")
-    if not isinstance(data, dict):
-        raise _bad("data must be an object")
-    size = len(json.dumps(data, separators=(",", ":")).encode())
-    if size > settings.SIGNAL_MAX_BYTES:
+    if not isinstance(data, dict) or len(data) != 1:
+        raise _bad("data must be {description: ...} or {candidate: ...}")
+    if "description" in data:
+        data = {"description": _signal_description(data["description"])}
+    elif "candidate" in data:
+        data = {"candidate": _signal_candidate(data["candidate"])}
+    else:
+        raise _bad("data must be {description: ...} or {candidate: ...}")
+    if len(orjson.dumps(data)) > settings.SIGNAL_MAX_BYTES:
         raise FrameError("too_long", f"a signal is at most {settings.SIGNAL_MAX_BYTES} bytes")
     return {"type": "signal", "data": data}
+
+
+def _parse_media_state(frame: dict[str, Any]) -> dict[str, Any]:
+    audio, video = frame.get("audio"), frame.get("video")
+    if not isinstance(audio, bool) or not isinstance(video, bool):
+        raise _bad("audio and video must be true or false")
+    return {"type": "media_state", "audio": audio, "video": video}
 
 
 def _parse_report(frame: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +165,24 @@ def _parse_resume(frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": "resume", "conversation": conversation, "after": after}
 
 
+def _required_id(frame: dict[str, Any], key: str) -> str:
+    value = frame.get(key)
+    if not isinstance(value, str) or not value or len(value) > ID_MAX_LENGTH:
+        raise _bad(f"{key} must be an id string")
+    return value
+
+
+def _parse_invite(frame: dict[str, Any]) -> dict[str, Any]:
+    mode = frame.get("mode", "text")
+    if mode not in MODES:
+        raise _bad(f"mode must be one of {', '.join(MODES)}")
+    return {"type": "invite", "contact": _required_id(frame, "contact"), "mode": mode}
+
+
+def _parse_invitation(frame: dict[str, Any]) -> dict[str, Any]:
+    return {"type": frame["type"], "invitation": _required_id(frame, "invitation")}
+
+
 def _bare(frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": frame["type"]}
 
@@ -126,23 +193,56 @@ PARSERS = {
     "message": _parse_message,
     "typing": _parse_typing,
     "signal": _parse_signal,
+    "media_state": _parse_media_state,
     "leave": _bare,
     "report": _parse_report,
     "block": _bare,
     "ping": _bare,
     "resume": _parse_resume,
+    # Section 5, handled by chat.contacts.live.
+    "keep_in_touch": _bare,
+    "invite": _parse_invite,
+    "accept": _parse_invitation,
+    "decline": _parse_invitation,
+    "cancel_invite": _parse_invitation,
 }
+
+
+def too_big(raw: str) -> bool:
+    limit = settings.FRAME_MAX_BYTES
+    # A character is 1 to 4 bytes: most frames are decided without encoding them.
+    if len(raw) > limit:
+        return True
+    return len(raw) * 4 > limit and len(raw.encode("utf-8", "surrogatepass")) > limit
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than `limit` (the frame itself is depth 1); a loop
+    over a stack, so that no depth can exhaust Python's recursion."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
 
 
 def parse_frame(raw: str | None) -> dict[str, Any]:
     if raw is None:
         raise _bad("frames are JSON text")
+    if too_big(raw):
+        raise FrameError("too_long", f"a frame is at most {settings.FRAME_MAX_BYTES} bytes")
     try:
-        frame = json.loads(raw)
-    except ValueError:
+        frame = orjson.loads(_C0_ESCAPE.sub(r"\1", raw))
+    except orjson.JSONDecodeError:
         raise _bad("not JSON") from None
     if not isinstance(frame, dict):
         raise _bad("a frame is a JSON object")
+    if nested_deeper_than(frame, settings.FRAME_MAX_DEPTH):
+        raise _bad(f"a frame nests at most {settings.FRAME_MAX_DEPTH} levels deep")
     kind = frame.get("type")
     parser = PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -10,13 +11,17 @@ from chat.matching import MODES
 
 @ensure_csrf_cookie
 def landing(request: HttpRequest) -> HttpResponse:
-    return render(request, "landing.html")
+    # `?switch=1`: a signed-in person asked for a new guest; the page asks before replacing.
+    switching = request.user.is_authenticated and request.GET.get("switch") == "1"
+    return render(request, "landing.html", {"switching": switching})
 
 
 @login_required
 @ensure_csrf_cookie
 def chat_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat.html", {"modes": MODES})
+    return render(request, "chat.html", {
+        "modes": MODES, "grace_seconds": settings.RECONNECT_GRACE_SECONDS,
+        "last_partner_seconds": getattr(settings, "LAST_PARTNER_SECONDS", 60)})
 
 
 @never_cache

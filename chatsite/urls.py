@@ -3,16 +3,22 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from chat import views as chat_views
+from chatsite import pages
 
 urlpatterns = [
     path("", chat_views.landing, name="landing"),
     path("chat/", chat_views.chat_page, name="chat"),
     path("healthz", chat_views.healthz, name="healthz"),
+    path("terms/", pages.terms, name="terms"),
+    path("rules/", pages.rules, name="rules"),
+    path("rules/accept/", pages.rules_accept, name="rules_accept"),
+    path("privacy/", pages.privacy, name="privacy"),
     path("accounts/guest/", account_views.guest_signup, name="guest_signup"),
     path("accounts/", include("allauth.urls")),
     path("account/settings/", account_views.account_settings, name="account_settings"),
     path("account/delete/", account_views.account_delete, name="account_delete"),
     path("", include("chat.history_urls")),
+    path("contacts/", include("chat.contacts.urls")),
     path("moderation/", include("moderation.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from chat.consumers import ChatConsumer
 
@@ -19,7 +20,9 @@ _handles = itertools.count(1)
 def make_user(prefix: str = "Tester") -> Any:
     from accounts.models import User
 
-    return User.objects.create(username=f"{prefix}{next(_handles)}{uuid.uuid4().hex[:4]}")
+    # Everyone who chats has accepted the community rules (accounts.rules).
+    return User.objects.create(username=f"{prefix}{next(_handles)}{uuid.uuid4().hex[:4]}",
+                               rules_accepted_at=timezone.now())
 
 
 class Client:
