@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from django.db import DatabaseError
 from accounts.activity import mark_seen
 from accounts.addresses import socket_address
 from accounts.rules import rules_accepted
-from chat import conversations, history, lifecycle, webrtc
+from chat import conversations, history, lifecycle, metrics, webrtc
 from chat.contacts import live as contacts_live
 from chat.matching import NOT_QUEUED, Pairing, Seeker, get_matcher
 from chat.protocol import FrameError, parse_frame
@@ -36,6 +37,7 @@ from chat.store import LiveConversation, Member, get_store
 from moderation.analysis import line_relayed
 from moderation.bans import active_ban, active_mute, banned_frame
 from moderation.filters import filter_line
+from moderation.harm import SELF_HARM_IDEATION, support_frame
 from moderation.reports import ReportError, evidence_from, file_report
 
 log = logging.getLogger(__name__)
@@ -99,14 +101,25 @@ class Chat:
     delivery: OrderedDelivery = field(default_factory=OrderedDelivery)
     reported: bool = False
     contact: str | None = None  # a direct conversation: the contact id (section 5)
+    practice: str | None = None  # the language this side practises (section 3)
+    tandem: bool = False
+
+
+def language_exchange(live: LiveConversation, user_id: int) -> dict[str, Any]:
+    """`practice` and `tandem` of `matched` and `resumed` for `user_id` (section 3): the pair
+    was made under the language rule, so two sides that both practise form a tandem."""
+    practices = [member.practice for member in live.members.values()]
+    return {"practice": live.members[user_id].practice, "tandem": all(practices)}
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
     user_id: int
     chat: Chat | None = None
     searching: Seeker | None = None
+    find_started: float | None = None  # when the current search began, for the metrics
     last_conversation: tuple[str, int] | None = None  # (id, partner id) after it ended
     last_partner_handle = ""
+    queue_status = False  # the client asked for `queue` frames while searching
     muted_until: datetime | None = None
     closing = False
     closed_by_server = False
@@ -297,18 +310,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not await in_db(rules_accepted, self.user_id):
             raise FrameError("rules_required",
                              "accept the community rules on the chat page first")
-        excluded = await in_db(conversations.exclusions_for, self.user_id)
-        # Preferences and mutes may have changed since the socket opened.
-        self.keeps_history = await in_db(conversations.keeps_history, self.user_id)
-        self.muted_until = await in_db(active_mute, self.user_id)
+        profile = await in_db(conversations.search_profile, self.user_id)
+        self.keeps_history, self.muted_until = profile.keeps_history, profile.muted_until
+        last_partner, last_partner_until_ms = profile.last_partner or (0, 0)
         self.searching = Seeker(
             user_id=self.user_id, channel=self.channel_name, mode=frame["mode"],
-            lang=frame["lang"], interests=frame["interests"], excluded=excluded,
+            lang=frame["lang"], practice=frame["practice"], interests=frame["interests"],
+            excluded=profile.excluded, last_partner=last_partner,
+            last_partner_until_ms=last_partner_until_ms,
             handle=self.handle, keeps_history=self.keeps_history,
         )
+        self.find_started = time.monotonic()
         await self.send_frame({"type": "searching", "mode": frame["mode"]})
         await self.try_match()
+        self.queue_status = frame["queue_status"]
         if self.searching:
+            await self.send_queue_status(frame["mode"])
             self.start_task("search", self.keep_searching())
 
     async def on_cancel(self, frame: dict[str, Any]) -> None:
@@ -321,6 +338,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "cancelled"})
 
     async def on_message(self, frame: dict[str, Any]) -> None:
+        started = time.perf_counter()
         chat = self.require_chat()
         if self.muted_until and self.muted_until > datetime.now(UTC):
             until = self.muted_until.isoformat().replace("+00:00", "Z")
@@ -340,7 +358,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # The partner's copy goes first: the acknowledgement promises it is on its way.
         await self.send_to(chat.partner.channel,
                            {"type": "chat.line", "conversation": chat.id, "line": line})
+        metrics.observe_line(time.perf_counter() - started)
         await self.deliver(chat, line)
+        if SELF_HARM_IDEATION in filtered.harm:
+            await self.send_frame(support_frame())  # to the speaker only, quietly
         await line_relayed(chat.id, line["seq"], self.user_id, frame["text"])
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
@@ -423,7 +444,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     common_interests=live.common_interests,
                     partner=Partner(partner.user_id, partner.handle, partner.keeps_history,
                                     partner.channel),
-                    delivery=OrderedDelivery(after), contact=live.contact)
+                    delivery=OrderedDelivery(after), contact=live.contact,
+                    **language_exchange(live, self.user_id))
         self.chat = chat
         async with self.delivery_lock:
             missed = await self.store.lines_after(chat.id, after)
@@ -456,14 +478,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return result
 
     async def keep_searching(self) -> None:
-        """Renew the queue lease and retry, so the interest fallback happens on time."""
+        """Renew the queue lease and retry, so the interest fallback happens on time; tell
+        the client how many others are searching (the `queue` extension frame)."""
         interval = max(1.0, min(settings.MATCH_LEASE_SECONDS / 3,
-                                settings.MATCH_INTEREST_WAIT_SECONDS or 1))
+                                settings.MATCH_INTEREST_WAIT_SECONDS or 1,
+                                settings.QUEUE_STATUS_SECONDS or 1))
         missing = 0
         while self.searching and not self.closing:
             await asyncio.sleep(interval)
             if await self.try_match(renew=True) != NOT_QUEUED:
                 missing = 0
+                if self.searching:
+                    await self.send_queue_status(self.searching.mode)
                 continue
             # Taken out by a partner's process: `matched` normally arrives at once. A seeker
             # still waiting a round later had lost its lease; it queues again.
@@ -471,6 +497,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if missing > 1:
                 missing = 0
                 await self.try_match()
+
+    async def send_queue_status(self, mode: str) -> None:
+        if not self.queue_status:
+            return
+        searching = await self.matcher.waiting_count(mode, except_user=self.user_id)
+        await self.send_frame({"type": "queue", "mode": mode, "searching": searching})
 
     def stop_searching(self) -> None:
         self.searching = None
@@ -482,7 +514,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         live = LiveConversation(
             id=str(uuid.uuid4()), mode=seeker.mode, initiator_id=waiting.user_id,
             common_interests=pairing.common_interests,
-            members={s.user_id: Member(s.user_id, s.channel, s.handle, s.keeps_history)
+            members={s.user_id: Member(s.user_id, s.channel, s.handle, s.keeps_history,
+                                       practice=s.practice)
                      for s in (waiting, seeker)})
         self.stop_searching()
         try:
@@ -502,8 +535,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
                          common_interests=live.common_interests,
                          partner=Partner(partner.user_id, partner.handle, partner.keeps_history,
                                          partner.channel),
-                         contact=live.contact)
+                         contact=live.contact, **language_exchange(live, self.user_id))
         await self.send_frame(self.conversation_frame("matched", self.chat))
+        if self.find_started is not None:
+            metrics.observe_match(time.monotonic() - self.find_started)
+            self.find_started = None
         if self.keeps_history:
             await history.conversation_seen(self.user_id, live.id, live.mode, partner.handle,
                                             utc_now_iso())
@@ -517,6 +553,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "ice_servers": webrtc.ice_servers(self.user_id, chat.mode),
             "relay_only": chat.mode != "text" and webrtc.relay_only(),
             "direct": chat.contact is not None,
+            "practice": chat.practice, "tandem": chat.tandem,
         }
         if chat.contact is not None:
             frame["partner"]["contact"] = chat.contact
@@ -593,6 +630,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.forget_chat(chat, "disconnected")
             await self.send_frame({"type": "partner_left", "reason": "disconnected"})
             await self.record_end(chat.id, "disconnected", chat.partner.user_id)
+            # The side that dropped has no socket left to close its kept copy (if it keeps
+            # one; history turned on mid-way counts too, so no keeps_history check).
+            await history.conversation_closed(chat.partner.user_id, chat.id, "disconnected")
 
     async def close_if_expired(self, conversation_id: str) -> None:
         """A resume too late ends the conversation for good, for both sides."""
@@ -604,6 +644,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "type": "chat.partner_left", "conversation": conversation_id,
                 "reason": "disconnected"})
             await self.record_end(conversation_id, "disconnected", self.user_id)
+            await history.conversation_closed(self.user_id, conversation_id, "disconnected")
 
     async def check_partner(self, chat: Chat, last_seq: int, partner_alive: bool) -> None:
         """Called by the process's watchdog (chat.lifecycle) every couple of seconds: pick up

@@ -69,10 +69,23 @@ def _parse_find(frame: dict[str, Any]) -> dict[str, Any]:
     if not all(1 <= len(normalise_interest(tag)) <= settings.MAX_INTEREST_LENGTH
                for tag in interests):
         raise _bad(f"each interest is 1 to {settings.MAX_INTEREST_LENGTH} characters")
-    lang = _optional_str(frame, "lang", LANG_MAX_LENGTH)
-    lang = lang.strip().lower() or None if lang else None
+    lang = _language(frame, "lang")
+    practice = _language(frame, "practice")
+    if practice and not lang:
+        raise _bad("practice needs lang: the language you speak")
+    # Practising the language one speaks is simply speaking it (docs/protocol-extensions.md).
+    practice = None if practice == lang else practice
+    # `queue` frames only for a client that asks: strict clients stop at unknown frames.
+    queue_status = frame.get("queue_status", False)
+    if not isinstance(queue_status, bool):
+        raise _bad("queue_status must be true or false")
     return {"type": "find", "mode": mode, "interests": normalise_interests(interests),
-            "lang": lang}
+            "lang": lang, "practice": practice, "queue_status": queue_status}
+
+
+def _language(frame: dict[str, Any], key: str) -> str | None:
+    value = _optional_str(frame, key, LANG_MAX_LENGTH)
+    return value.strip().lower() or None if value else None
 
 
 def _parse_message(frame: dict[str, Any]) -> dict[str, Any]:

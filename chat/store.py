@@ -35,6 +35,7 @@ class Member:
     handle: str
     keeps_history: bool
     away_since_ms: int | None = None
+    practice: str | None = None  # the language this side practises (section 3)
 
 
 @dataclass
@@ -44,6 +45,8 @@ class LiveConversation:
     initiator_id: int
     common_interests: list[str]
     members: dict[int, Member] = field(default_factory=dict)
+    # The contact id of an accepted invitation (section 5): a direct conversation.
+    contact: str | None = None
 
     def partner_of(self, user_id: int) -> Member:
         return next(m for uid, m in self.members.items() if uid != user_id)
@@ -53,6 +56,7 @@ class LiveConversation:
             "id": self.id, "mode": self.mode, "initiator_id": self.initiator_id,
             "common_interests": self.common_interests,
             "members": {str(uid): m.__dict__ for uid, m in self.members.items()},
+            "contact": self.contact,
         }, separators=(",", ":"))
 
     @classmethod

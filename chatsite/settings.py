@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,6 +91,26 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "chat.middleware.DatabaseUnavailableMiddleware",
 ]
+
+# Content-Security-Policy on every response: scripts only from the site's own files (no inline
+# script or on* handler anywhere), no style attributes in markup. Inline <style> elements stay
+# allowed for the admin's templated charts and the self-contained HTML export. 'self' covers
+# the socket's ws:/wss: URL; call video comes from MediaStreams, not URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src-attr": ["'none'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "chatsite.urls"
 ASGI_APPLICATION = "chatsite.asgi.application"
@@ -217,6 +238,12 @@ BAN_ADDRESS_HOURS = env_int("BAN_ADDRESS_HOURS", 72)
 MAX_SOCKETS_PER_ADDRESS = env_int("MAX_SOCKETS_PER_ADDRESS", 20)
 MATCH_INTEREST_WAIT_SECONDS = env_int("MATCH_INTEREST_WAIT_SECONDS", 10)
 MATCH_LEASE_SECONDS = env_int("MATCH_LEASE_SECONDS", 15)
+# Matching at scale: each decision looks at this many waiting users per language list (a
+# renewal moves the window); two who just left each other meet again after LAST_PARTNER_SECONDS;
+# a searching socket is told how many others search in its mode every QUEUE_STATUS_SECONDS.
+MATCH_SCAN_WINDOW = env_int("MATCH_SCAN_WINDOW", 100)
+LAST_PARTNER_SECONDS = env_int("LAST_PARTNER_SECONDS", 60)
+QUEUE_STATUS_SECONDS = env_int("QUEUE_STATUS_SECONDS", 5)
 RECONNECT_GRACE_SECONDS = env_int("RECONNECT_GRACE_SECONDS", 15)
 CONVERSATION_LOG_LINES = env_int("CONVERSATION_LOG_LINES", 500)
 # Keeping in touch (protocol section 5): how long after a conversation ended either side may
@@ -253,6 +280,21 @@ ANALYSIS_TRIGGER_MS = env_int("ANALYSIS_TRIGGER_MS", 500)
 ANALYSIS_FLUSH_MS = env_int("ANALYSIS_FLUSH_MS", 50)
 ANALYSIS_ENQUEUE_TIMEOUT_MS = env_int("ANALYSIS_ENQUEUE_TIMEOUT_MS", 250)
 ANALYSIS_BATCHES_PER_TASK = env_int("ANALYSIS_BATCHES_PER_TASK", 50)
+# A queued line (encrypted with HISTORY_KEYS) waits at most this long for a worker; older
+# ones are dropped unanalysed, and the whole queue expires this long after its last line.
+ANALYSIS_PENDING_TTL_SECONDS = env_int("ANALYSIS_PENDING_TTL_SECONDS", 3600)
+# The classifier's score alone files no report (profanity is not harm); with this on, a
+# sender's tally reaching ANALYSIS_REPORT_THRESHOLD files one as before.
+ANALYSIS_CLASSIFIER_REPORTS = env_bool("ANALYSIS_CLASSIFIER_REPORTS", False)
+# Harm rules (moderation.harm): threats, doxxing, self-harm, minor safety, slurs as insults.
+HARM_RULES_ENABLED = env_bool("HARM_RULES_ENABLED", True)
+# Help offered (privately) to someone who says they think of hurting themselves:
+# comma-separated "name|https://url" entries.
+SUPPORT_RESOURCES = env_list(
+    "SUPPORT_RESOURCES",
+    "Find a Helpline (international)|https://findahelpline.com,"
+    "Befrienders Worldwide|https://befrienders.org,"
+    "IASP crisis centres|https://www.iasp.info/crisis-centres-helplines/")
 
 # WebRTC: STUN/TURN servers for voice and video. With TURN configured, calls are relay-only
 # unless WEBRTC_RELAY_ONLY=false, so that neither side learns the other's address.
@@ -310,6 +352,11 @@ CELERY_BEAT_SCHEDULE = {
                               "schedule": ANALYSIS_DRAIN_SECONDS,
                               "options": {"expires": 2 * ANALYSIS_DRAIN_SECONDS}},
 }
+
+# /metrics (chat.metrics): answered only with this bearer token or to these addresses
+# (comma-separated IPs or networks, e.g. 10.0.0.0/8); with neither set it is a 404 for all.
+METRICS_TOKEN = env.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "")
 
 LOGGING = {
     "version": 1,

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from chat.contacts import services
 from chat.contacts.models import Contact, ContactRequest
-from chat.models import Block, Conversation
+from chat.models import Conversation
 from moderation.models import Report
 
 
@@ -71,15 +71,9 @@ def _window_open(conversation: Conversation, user_ids: tuple[int, int]) -> bool:
 
 def _spoiled(conversation: Conversation, user_ids: tuple[int, int]) -> bool:
     """A report in this conversation, or a block between the two, by either side."""
-    a, b = user_ids
     return (Report.objects.filter(conversation_id=conversation.id,
                                   reporter_id__in=user_ids).exists()
-            or Block.objects.filter(Q(blocker_id=a, blocked_id=b)
-                                    | Q(blocker_id=b, blocked_id=a)).exists())
-
-
-def contact_between(a: int, b: int) -> Contact | None:
-    return Contact.objects.filter(user_low_id=min(a, b), user_high_id=max(a, b)).first()
+            or services.blocked_either_way(*user_ids))
 
 
 def ask(user_id: int) -> Asked:
@@ -102,7 +96,7 @@ def ask(user_id: int) -> Asked:
         if _spoiled(conversation, pair):
             ContactRequest.objects.filter(conversation=conversation.id).delete()
             return Asked(other_id)
-        existing = contact_between(user_id, other_id)
+        existing = services.contact_between(user_id, other_id)
         if existing:
             return Asked(other_id, contact=existing)
         ContactRequest.objects.get_or_create(conversation=conversation.id, asker_id=user_id,
@@ -126,7 +120,7 @@ def pending_offers(user_id: int) -> list[str]:
     askers = set(requests.values_list("asker_id", flat=True))
     pair = (user_id, other_id)
     if (other_id not in askers or user_id in askers or not _window_open(latest, pair)
-            or _spoiled(latest, pair) or contact_between(user_id, other_id)):
+            or _spoiled(latest, pair) or services.contact_between(user_id, other_id)):
         return []
     return list(get_user_model().objects.filter(pk=other_id).values_list("username", flat=True))
 

@@ -15,11 +15,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.utils import timezone
 
+from chat.contacts import services
 from chat.contacts.models import Contact, Invitation
-from chat.models import Block
 
 State = Invitation.State
 
@@ -49,14 +48,8 @@ def as_uuid(raw: str) -> uuid.UUID | None:
 
 def contact_for(user_id: int, contact_id: str) -> Contact:
     """The user's contact by id, else `not_a_contact` (also for someone either side blocked)."""
-    key = as_uuid(contact_id)
-    contact = (Contact.objects.filter(Q(user_low_id=user_id) | Q(user_high_id=user_id), pk=key)
-               .first() if key else None)
-    if contact is None:
-        raise InviteError("not_a_contact", "that is not one of your contacts")
-    other = contact.partner_id(user_id)
-    if Block.objects.filter(Q(blocker_id=user_id, blocked_id=other)
-                            | Q(blocker_id=other, blocked_id=user_id)).exists():
+    contact = services.contact_of(user_id, contact_id)
+    if contact is None or services.blocked_either_way(user_id, contact.partner_id(user_id)):
         raise InviteError("not_a_contact", "that is not one of your contacts")
     return contact
 

@@ -7,11 +7,11 @@ and calls `connected` / `disconnected` / `conversation_spoiled`; the rules thems
 `chat.contacts.consent` and `chat.contacts.invitations`. An accepted invitation becomes a
 conversation through the consumer's own `begin_chat`, the path every match takes.
 
-Events (all `contacts.*`, sent with `chat.notify.notify_user`):
+Events (sent with `chat.notify.notify_user`):
 - `contacts.frame` `{"frame": {...}}`: hand the frame to the client as it is;
 - `contacts.invited` `{"frame": invited frame, "expires_in": seconds}`: also start the
   invitee's expiry timer (the inviter runs one too; the first to fire settles it);
-- `contacts.removed` `{"contact": id}` and `contacts.letter` `{"contact": id, "letter": {...}}`
+- `chat.contact_removed` `{"contact": id}` and `chat.letter` `{"contact": id, "letter": {...}}`
   from `chat.contacts.services`: become `contact_removed` and `letter` frames.
 """
 from __future__ import annotations
@@ -277,6 +277,6 @@ FRAMES: dict[str, Handler] = {
 EVENTS: dict[str, Handler] = {
     "contacts.frame": on_frame_event,
     "contacts.invited": on_invited_event,
-    "contacts.removed": on_removed_event,
-    "contacts.letter": on_letter_event,
+    "chat.contact_removed": on_removed_event,
+    "chat.letter": on_letter_event,
 }
