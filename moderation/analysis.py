@@ -1,18 +1,29 @@
-"""Analysis of relayed lines by an offline classifier, away from the relay.
+"""Analysis of relayed lines away from the relay: harm rules and an offline classifier.
 
-The live socket hands every relayed line to `line_relayed`, which only queues it: with
-`REDIS_URL` set, one RPUSH onto the Redis list `analysis:pending` (the list lives in Redis,
-not in the Celery broker, so lines wait there while workers or the broker are down); on the
-embedded default, an in-process queue that a background thread drains. The Celery task
-`moderation.tasks.analyse_pending` (on beat, and nudged by `line_relayed` at most every
-`ANALYSIS_TRIGGER_MS`) drains the list in batches of `ANALYSIS_BATCH_SIZE`.
+The live socket hands every relayed line to `line_relayed`, which only queues it, encrypted
+with the same keys as the live log (`chat.crypto`, HISTORY_KEYS): with `REDIS_URL` set, the
+lines gathered for `ANALYSIS_FLUSH_MS` go onto the Redis list `analysis:pending` in one
+script call (the list lives in Redis, not in the Celery broker, so lines wait there while
+workers or the broker are down); on the embedded default, an in-process queue that a
+background thread drains. No queue ever holds a line's text in plaintext, and none keeps it
+long: a line older than `ANALYSIS_PENDING_TTL_SECONDS` is dropped unanalysed (by the next
+push, or by the worker), the list itself expires that long after its last push, and it holds
+at most `ANALYSIS_PENDING_MAX` lines. The Celery task `moderation.tasks.analyse_pending` (on
+beat, and nudged by `line_relayed` at most every `ANALYSIS_TRIGGER_MS`) drains the list in
+batches of `ANALYSIS_BATCH_SIZE`.
 
-Each batch is scored by alt-profanity-check (a scikit-learn model shipped inside the package)
-in one call. Lines scoring at least `ANALYSIS_LINE_MIN_SCORE` are stored as `LineScore` rows,
-one per (conversation, seq), and each sender's `ConversationScore` is recomputed from those
-rows, so a batch scored twice counts once. When a sender's total in a conversation reaches
-`ANALYSIS_REPORT_THRESHOLD`, one automatic report (no reporter) goes into the moderators'
-queue through `moderation.reports.file_report`.
+Each batch is decrypted in the worker's memory and
+- run through the harm rules (`moderation.harm`): a threat, doxxing, encouragement of
+  self-harm, a slur aimed at someone, or minor-safety talk (judged with the conversation's
+  other lines, read from the encrypted live log, so no extra state is kept) files or raises
+  one automatic report per sender and conversation, with the most severe reason seen;
+- scored by alt-profanity-check (a scikit-learn model shipped inside the package) in one
+  call. Lines scoring at least `ANALYSIS_LINE_MIN_SCORE` are stored as `LineScore` rows (ids
+  and a number, no text), and each sender's `ConversationScore` is recomputed from them, so a
+  batch scored twice counts once. The score is weight, not a trigger: profanity ("worthless
+  idiot") is not harm, so it raises the priority of a report but files none, unless a
+  deployment sets `ANALYSIS_CLASSIFIER_REPORTS`, where a tally reaching
+  `ANALYSIS_REPORT_THRESHOLD` files a harassment report.
 """
 from __future__ import annotations
 
@@ -24,18 +35,23 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import redis
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Count, Max, Sum
 
+from chat.crypto import InvalidToken, decrypt_text, encrypt_text
 from chat.redis_client import get_redis
-from moderation.filters import readable
+from moderation import harm
+from moderation.filters import filter_line, readable
 from moderation.models import ConversationScore, LineScore, Report
+from moderation.priority import SEVERITY, refresh_priorities
 from moderation.reports import evidence_from
 
 logger = logging.getLogger(__name__)
@@ -44,30 +60,93 @@ PENDING_KEY = "analysis:pending"
 DRAIN_LOCK_KEY = "analysis:drain-lock"
 # Long enough for a full task run; a worker that dies holding it only delays the next drain.
 DRAIN_LOCK_SECONDS = 120
-AUTOMATIC_REPORT_REASON = Report.Reason.HARASSMENT
+CLASSIFIER_REPORT_REASON = Report.Reason.HARASSMENT
+# KEYS 1 = the queue; ARGV 1 = most lines kept, 2 = ttl ms, 3 = oldest stamp kept (ms),
+# 4.. = "<stamp ms>|<line>" entries. Appends, drops stale lines from the head (at most 1000 per
+# push, so that a push stays short), sets the expiry.
+ENQUEUE_LUA = """
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+local cutoff = tonumber(ARGV[3])
+for _ = 1, 1000 do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then break end
+  local stamp = tonumber(string.match(head, '^(%d+)|'))
+  if stamp and stamp >= cutoff then break end
+  redis.call('LPOP', KEYS[1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('LLEN', KEYS[1])
+"""
+# KEYS 1 = the queue; ARGV = the entries just analysed, oldest first. Removes each one that is
+# still at the head (a push may have dropped some as stale meanwhile), never anything else.
+DEQUEUE_LUA = """
+local removed = 0
+for i = 1, #ARGV do
+  if redis.call('LINDEX', KEYS[1], 0) == ARGV[i] then
+    redis.call('LPOP', KEYS[1])
+    removed = removed + 1
+  end
+end
+return removed
+"""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
 class PendingLine:
+    """A relayed line waiting for analysis; its text is a Fernet token (`chat.crypto`)."""
+
     conversation: str
     seq: int
     sender: int
-    text: str
+    sealed: str
+    queued_ms: int = 0
+
+    @classmethod
+    def seal(cls, conversation: object, seq: object, sender: object,
+             text: object) -> PendingLine | None:
+        """The line with its text encrypted, or None when an argument is not what it must be."""
+        if not isinstance(text, str) or isinstance(seq, bool) or isinstance(sender, bool):
+            return None
+        try:
+            line = cls(str(uuid.UUID(str(conversation))), int(seq),  # type: ignore[arg-type]
+                       int(sender), encrypt_text(text).decode(), now_ms())  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            return None
+        return line if line.seq >= 0 and line.sender > 0 else None
+
+    def text(self) -> str | None:
+        """The plaintext, in memory only; None when no current key opens it."""
+        try:
+            return decrypt_text(self.sealed.encode())
+        except (InvalidToken, UnicodeError, ValueError):
+            return None
 
     def encode(self) -> str:
-        return json.dumps({"c": self.conversation, "s": self.seq, "u": self.sender,
-                           "t": self.text}, separators=(",", ":"))
+        return f"{self.queued_ms}|" + json.dumps(
+            {"c": self.conversation, "s": self.seq, "u": self.sender, "x": self.sealed},
+            separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str | bytes) -> PendingLine | None:
         """The line, or None for anything malformed (which is then dropped)."""
         try:
-            data = json.loads(raw)
+            if isinstance(raw, bytes):
+                raw = raw.decode()
+            stamp, _, payload = raw.partition("|")
+            data = json.loads(payload)
             line = cls(str(uuid.UUID(data["c"])), int(data["s"]), int(data["u"]),
-                       str(data["t"]))
+                       str(data["x"]), int(stamp))
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
         return line if line.seq >= 0 and line.sender > 0 else None
+
+    def stale(self, now: int) -> bool:
+        return now - self.queued_ms > settings.ANALYSIS_PENDING_TTL_SECONDS * 1000
 
 
 # ---- the relay's side: queue and return ----
@@ -75,29 +154,31 @@ class PendingLine:
 _last_trigger = 0.0
 
 
-async def line_relayed(conversation_id: str, seq: int, sender_id: int, text: str) -> None:
-    """Queue one relayed line for analysis. Never raises and never waits on the analysis:
-    lines are gathered in memory and pushed to Redis together every ANALYSIS_FLUSH_MS."""
-    try:
-        if not settings.ANALYSIS_ENABLED:
-            return
-        line = PendingLine(str(uuid.UUID(str(conversation_id))), int(seq), int(sender_id),
-                           str(text))
-        if not settings.REDIS_URL:
-            local_queue().put(line)
-            return
-        outbox = _outbox()
-        outbox.lines.append(line.encode())
-        if outbox.task is None or outbox.task.done():
-            outbox.task = asyncio.get_running_loop().create_task(_flush_soon())
-    except Exception:  # analysis must never break the relay
-        logger.warning("line %s.%s not queued for analysis", conversation_id, seq,
-                       exc_info=True)
+async def line_relayed(conversation_id: str, seq: int, sender_id: int, text: str) -> bool:
+    """Queue one relayed line for analysis, encrypted. Never waits on the analysis: lines are
+    gathered in memory and pushed to Redis together every ANALYSIS_FLUSH_MS.
+
+    False when the line was not queued (analysis off, or arguments that are not a line)."""
+    if not settings.ANALYSIS_ENABLED:
+        return False
+    line = PendingLine.seal(conversation_id, seq, sender_id, text)
+    if line is None:
+        logger.warning("a line of conversation %r not queued for analysis: bad arguments",
+                       str(conversation_id)[:40])
+        return False
+    if not settings.REDIS_URL:
+        local_queue().put(line)
+        return True
+    outbox = _outbox()
+    outbox.lines.append(line.encode())
+    if outbox.task is None or outbox.task.done():
+        outbox.task = asyncio.get_running_loop().create_task(_flush_soon())
+    return True
 
 
 class _Outbox:
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.lines: list[str] = []  # encoded PendingLines: their text is encrypted
         self.task: asyncio.Task | None = None
 
 
@@ -114,21 +195,26 @@ async def _flush_soon() -> None:
     await flush_relayed()
 
 
-async def flush_relayed() -> None:
-    """Push the lines this event loop has gathered (the relay's own task; tests)."""
+async def flush_relayed() -> int:
+    """Push the lines this event loop has gathered (the relay's own task; tests); the number
+    pushed. Lines that cannot be pushed (Redis down) are dropped, never retried from memory."""
     outbox = _outbox()
     lines, outbox.lines = outbox.lines, []
     if not lines:
-        return
+        return 0
+    ttl_ms = settings.ANALYSIS_PENDING_TTL_SECONDS * 1000
     try:
-        pipe = get_redis(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.rpush(PENDING_KEY, *lines)
-        # Workers down for long: keep the newest lines rather than fill Redis.
-        pipe.ltrim(PENDING_KEY, -settings.ANALYSIS_PENDING_MAX, -1)
-        await asyncio.wait_for(pipe.execute(), settings.ANALYSIS_ENQUEUE_TIMEOUT_MS / 1000)
-        _nudge_worker()
-    except Exception:  # analysis must never break the relay
-        logger.warning("%d lines not queued for analysis", len(lines), exc_info=True)
+        script = get_redis(settings.REDIS_URL).register_script(ENQUEUE_LUA)
+        await asyncio.wait_for(
+            script(keys=[PENDING_KEY], args=[settings.ANALYSIS_PENDING_MAX, ttl_ms,
+                                             now_ms() - ttl_ms, *lines]),
+            settings.ANALYSIS_ENQUEUE_TIMEOUT_MS / 1000)
+    except (redis.RedisError, OSError, TimeoutError) as error:  # never break the relay
+        logger.warning("%d lines not queued for analysis: %s", len(lines),
+                       type(error).__name__)
+        return 0
+    _nudge_worker()
+    return len(lines)
 
 
 def _nudge_worker() -> None:
@@ -227,33 +313,71 @@ def classifier_scores(texts: Sequence[str]) -> list[float]:
     return [float(score) for score in _classifier()([readable(text) for text in texts])]
 
 
-def record_scores(lines: Sequence[PendingLine]) -> list[Report]:
-    """Score a batch, store its flagged lines and file the reports it crosses the threshold for.
+def harm_of(text: str) -> frozenset[str]:
+    """The harm rules' categories for one line (the same rules the inline filter runs)."""
+    return filter_line(text).harm
 
-    Safe to run again on the same lines: nothing is counted twice."""
+
+def record_scores(lines: Sequence[PendingLine]) -> list[Report]:
+    """Analyse a batch: store its flagged lines and file or raise the reports it calls for;
+    the reports filed or raised.
+
+    Safe to run again on the same lines: nothing is counted twice, and a sender has one
+    automatic report per conversation, raised to the most severe reason seen."""
     from accounts.models import User
 
-    if not lines:
+    now = now_ms()
+    opened = [(line, text) for line in lines
+              if not (line.queued_ms and line.stale(now)) and (text := line.text()) is not None]
+    if not opened:
         return []
-    scores = classifier_scores([line.text for line in lines])
-    flagged = [(line, score) for line, score in zip(lines, scores, strict=True)
-               if score >= settings.ANALYSIS_LINE_MIN_SCORE]
-    if not flagged:
-        return []
-    known = set(User.objects.filter(id__in={line.sender for line, _ in flagged})
+    known = set(User.objects.filter(id__in={line.sender for line, _ in opened})
                 .values_list("id", flat=True))
+    opened = [(line, text) for line, text in opened if line.sender in known]
+    scores = classifier_scores([text for _, text in opened])
     rows = [LineScore(conversation=line.conversation, seq=line.seq, sender_id=line.sender,
-                      score=score) for line, score in flagged if line.sender in known]
+                      score=score)
+            for (line, _), score in zip(opened, scores, strict=True)
+            if score >= settings.ANALYSIS_LINE_MIN_SCORE]
     LineScore.objects.bulk_create(rows, ignore_conflicts=True)
-    pairs = {(uuid.UUID(row.conversation), row.sender_id) for row in rows}
-    tallies = update_tallies(pairs)
+    tallies = update_tallies({(uuid.UUID(row.conversation), row.sender_id) for row in rows})
+    reasons: dict[tuple[str, int], set[str]] = {}
+    if settings.ANALYSIS_CLASSIFIER_REPORTS:
+        for tally in tallies:
+            if tally.total >= settings.ANALYSIS_REPORT_THRESHOLD:
+                reasons.setdefault((str(tally.conversation), tally.user_id), set()).add(
+                    "classifier")
+    for key, categories in harm_findings(opened).items():
+        reasons.setdefault(key, set()).update(categories)
     reports = []
-    for tally in tallies:
-        if tally.report_id is None and tally.total >= settings.ANALYSIS_REPORT_THRESHOLD:
-            report = file_automatic_report(tally.conversation, tally.user_id)
+    for (conversation, user_id), categories in reasons.items():
+        if user_id in known or User.objects.filter(id=user_id).exists():
+            report = raise_automatic_report(uuid.UUID(conversation), user_id, categories)
             if report is not None:
                 reports.append(report)
     return reports
+
+
+def harm_findings(opened: Iterable[tuple[PendingLine, str]]) -> dict[tuple[str, int], set[str]]:
+    """(conversation, user) -> the reported harm categories the lines call for."""
+    findings: dict[tuple[str, int], set[str]] = {}
+    logs: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
+    for line, text in opened:
+        hits = harm_of(text)
+        for category in hits & harm.REPORTED.keys():
+            findings.setdefault((line.conversation, line.sender), set()).add(category)
+        if not hits & harm.CONTEXT:
+            continue
+        if line.conversation not in logs:
+            logs[line.conversation] = [
+                (int(logged.get("sender") or 0), int(logged.get("seq") or 0),
+                 harm_of(logged.get("said") or logged.get("text") or ""))
+                for logged in live_lines(line.conversation)]
+        others = [(sender, found) for sender, seq, found in logs[line.conversation]
+                  if seq != line.seq]
+        for offender in harm.minor_safety(line.sender, hits, others):
+            findings.setdefault((line.conversation, offender), set()).add(harm.MINOR_SAFETY)
+    return findings
 
 
 def update_tallies(pairs: set[tuple[uuid.UUID, int]]) -> list[ConversationScore]:
@@ -277,39 +401,78 @@ def update_tallies(pairs: set[tuple[uuid.UUID, int]]) -> list[ConversationScore]
         conversation__in={c for c, _ in pairs}, user_id__in={u for _, u in pairs}))
 
 
-def file_automatic_report(conversation: uuid.UUID, user_id: int) -> Report | None:
-    """File the one automatic report of a tally over the threshold; None if it has one."""
+def report_reason(categories: Iterable[str]) -> str:
+    """The most severe report reason among the categories ("classifier": harassment)."""
+    reasons = [harm.REPORTED.get(category, CLASSIFIER_REPORT_REASON) for category in categories]
+    return max(reasons, key=lambda reason: SEVERITY.get(reason, 0.0))
+
+
+def _note(categories: Iterable[str], tally: ConversationScore) -> str:
+    names = sorted(category.replace("_", " ") for category in categories)
+    return (f"Automatic: {', '.join(names)} (classifier: {tally.flagged_lines} lines flagged, "
+            f"total {tally.total:.2f}, highest {tally.max_score:.2f}).")
+
+
+def raise_automatic_report(conversation: uuid.UUID, user_id: int,
+                           categories: set[str]) -> Report | None:
+    """File the one automatic report of a sender in a conversation, or raise the one there is
+    to a more severe reason; None when there was nothing to change."""
     from chat.models import Conversation
     from moderation.reports import file_report
 
+    reason = report_reason(categories)
+    # Read before taking the row lock: no lock is held while waiting on Redis.
+    evidence = live_evidence(str(conversation))
+    exists = Conversation.objects.filter(id=conversation).exists()
     with transaction.atomic():
-        tally = ConversationScore.objects.select_for_update().get(conversation=conversation,
-                                                                  user_id=user_id)
-        if tally.report_id is not None or tally.total < settings.ANALYSIS_REPORT_THRESHOLD:
+        tally, _ = ConversationScore.objects.select_for_update().get_or_create(
+            conversation=conversation, user_id=user_id)
+        if tally.report_id is None:
+            tally.report = file_report(
+                None, user_id, str(conversation) if exists else None, reason,
+                note=_note(categories, tally), evidence=evidence,
+                classifier_score=tally.max_score or None)
+            tally.save(update_fields=["report", "updated_at"])
+            return tally.report
+        report = Report.objects.select_for_update().get(pk=tally.report_id)
+        changed = []
+        if SEVERITY.get(reason, 0.0) > SEVERITY.get(report.reason, 0.0):
+            report.reason = reason
+            changed.append("reason")
+        missing = [c for c in categories if c.replace("_", " ") not in report.note]
+        if missing:
+            report.note = _note(categories | set(missing), tally)[:1000]
+            changed.append("note")
+        if evidence and len(evidence) > len(report.evidence):
+            report.evidence = evidence
+            changed.append("evidence")
+        if tally.max_score and (report.classifier_score or 0) < tally.max_score:
+            report.classifier_score = tally.max_score
+            changed.append("classifier_score")
+        if not changed:
             return None
-        exists = Conversation.objects.filter(id=conversation).exists()
-        tally.report = file_report(
-            None, user_id, str(conversation) if exists else None, AUTOMATIC_REPORT_REASON,
-            note=(f"Automatic: the classifier flagged {tally.flagged_lines} lines "
-                  f"(total {tally.total:.2f}, highest {tally.max_score:.2f})."),
-            evidence=live_evidence(str(conversation)),
-            classifier_score=tally.max_score)
-        tally.save(update_fields=["report", "updated_at"])
-    return tally.report
+        report.save(update_fields=changed)
+    refresh_priorities(report_id=report.pk)
+    return report
 
 
-def live_evidence(conversation: str) -> list[dict[str, str]]:
-    """The conversation's last lines from the live log, while it keeps them, with handles."""
-    from asgiref.sync import async_to_sync
-
-    from accounts.models import User
+def live_lines(conversation: str) -> list[dict[str, Any]]:
+    """The conversation's lines from the encrypted live log, while it keeps them."""
     from chat.store import get_store
 
     try:
-        lines = async_to_sync(get_store().lines_after)(conversation, 0)
-    except Exception:  # a report without evidence still belongs in the queue
-        logger.warning("no evidence for conversation %s", conversation, exc_info=True)
+        return async_to_sync(get_store().lines_after)(conversation, 0)
+    except (redis.RedisError, OSError, InvalidToken, ValueError):
+        # A report without evidence still belongs in the queue.
+        logger.warning("no live lines for conversation %s", conversation)
         return []
+
+
+def live_evidence(conversation: str) -> list[dict[str, str]]:
+    """The conversation's last lines from the live log, with handles."""
+    from accounts.models import User
+
+    lines = live_lines(conversation)
     handles = dict(User.objects.filter(id__in={line.get("sender") for line in lines})
                    .values_list("id", "username"))
     return evidence_from(lines, handles)
@@ -320,18 +483,12 @@ def _sync_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
 
 
-_RELEASE_LOCK = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-
 def drain_pending() -> int:
-    """Score what waits in the queue, in batches; the number of lines scored.
+    """Analyse what waits in the queue, in batches; the number of lines analysed.
 
     Lines leave the Redis list only after their batch is stored, so a worker that dies
-    mid-batch leaves them for the next run; one drain at a time (a lock), so two workers
-    never trim each other's batch."""
+    mid-batch leaves them for the next run; one drain at a time (redis-py's `Lock`), so two
+    workers never remove each other's batch."""
     if not settings.REDIS_URL:
         queue = local_queue()
         scored = 0
@@ -340,9 +497,10 @@ def drain_pending() -> int:
             scored += len(batch)
         return scored
     client = _sync_redis(settings.REDIS_URL)
-    token = uuid.uuid4().hex
-    if not client.set(DRAIN_LOCK_KEY, token, nx=True, ex=DRAIN_LOCK_SECONDS):
+    lock = client.lock(DRAIN_LOCK_KEY, timeout=DRAIN_LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
         return 0
+    dequeue = client.register_script(DEQUEUE_LUA)
     scored = 0
     try:
         for _ in range(settings.ANALYSIS_BATCHES_PER_TASK):
@@ -351,8 +509,8 @@ def drain_pending() -> int:
                 break
             batch = [line for line in map(PendingLine.decode, raw) if line is not None]
             record_scores(batch)
-            client.ltrim(PENDING_KEY, len(raw), -1)
+            dequeue(keys=[PENDING_KEY], args=raw)
             scored += len(batch)
     finally:
-        client.eval(_RELEASE_LOCK, 1, DRAIN_LOCK_KEY, token)
+        lock.release()
     return scored

@@ -34,7 +34,7 @@ from pathlib import Path
 import ahocorasick
 from django.conf import settings
 
-from moderation import contacts
+from moderation import contacts, harm
 
 WORDLIST_DIR = Path(__file__).resolve().parent / "wordlists"
 MASK = "*"
@@ -46,6 +46,8 @@ class FilterResult:
     text: str  # the line as the partner sees it
     filtered: bool
     categories: frozenset[str] = frozenset()
+    # moderation.harm's categories for the line: reported, never masked.
+    harm: frozenset[str] = frozenset()
 
 
 # Lower-case Cyrillic and Greek letters that pass for Latin ones (after case folding).
@@ -318,16 +320,18 @@ def filter_line(text: str) -> FilterResult:
     """The line as the partner may see it, with listed words and contact details masked."""
     folded, index = fold(text)
     spans = _word_spans(folded)
+    hits = (harm.scan(folded, {category for _, _, category in spans})
+            if settings.HARM_RULES_ENABLED else frozenset())
     if settings.FILTER_MASK_CONTACTS:
         spans.extend(contacts.contact_spans(folded, urls=settings.FILTER_MASK_URLS))
     if not spans:
-        return FilterResult(text, False)
+        return FilterResult(text, False, harm=hits)
     if index is None:
         original = [(start, end) for start, end, _ in spans]
     else:
         original = [(index[start], index[end - 1] + 1) for start, end, _ in spans]
     return FilterResult(_mask(text, original), True,
-                        frozenset(category for _, _, category in spans))
+                        frozenset(category for _, _, category in spans), hits)
 
 
 def readable(text: str) -> str:

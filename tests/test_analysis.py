@@ -43,14 +43,14 @@ def queue_in_redis(redis_live: str, settings) -> redis.Redis:  # noqa: ANN001
 
 def lines_of(user: User, conversation: Conversation, texts: list[str],
              first_seq: int = 1) -> list[PendingLine]:
-    return [PendingLine(str(conversation.id), seq, user.id, text)
+    return [PendingLine.seal(str(conversation.id), seq, user.id, text)
             for seq, text in enumerate(texts, start=first_seq)]
 
 
 def relay(user: User, conversation: Conversation, texts: list[str], first_seq: int = 1) -> None:
     async def send() -> None:
         for line in lines_of(user, conversation, texts, first_seq):
-            await line_relayed(line.conversation, line.seq, line.sender, line.text)
+            await line_relayed(line.conversation, line.seq, line.sender, line.text())
         await flush_relayed()
 
     asyncio.run(send())
@@ -70,6 +70,8 @@ def test_classifier_reads_disguised_words() -> None:
 
 
 def test_abusive_lines_file_one_automatic_report(pair) -> None:  # noqa: ANN001
+    """ABUSIVE tells someone to kill themselves: a harm rule files the report, and the
+    classifier's score rides along as weight."""
     rude, kind, conversation = pair
     reports = record_scores(lines_of(rude, conversation, ABUSIVE))
     assert len(reports) == 1
@@ -79,6 +81,7 @@ def test_abusive_lines_file_one_automatic_report(pair) -> None:  # noqa: ANN001
     assert report.conversation == conversation
     assert report.status == Report.Status.OPEN
     assert report.classifier_score > 0.8
+    assert report.reason == Report.Reason.SELF_HARM
     assert report.note.startswith("Automatic")
     record_scores(lines_of(rude, conversation, ABUSIVE, first_seq=10))
     assert Report.objects.count() == 1
@@ -121,20 +124,41 @@ def test_clean_lines_file_nothing_and_store_nothing(pair) -> None:  # noqa: ANN0
     assert not LineScore.objects.exists()
 
 
+PROFANE = ["you are a fucking idiot", "shut up you stupid bitch", "fuck off asshole",
+           "worthless idiot", "you piece of shit"]
+
+
+def test_profanity_alone_files_no_report(pair) -> None:  # noqa: ANN001
+    rude, kind, conversation = pair
+    record_scores(lines_of(rude, conversation, PROFANE))
+    assert ConversationScore.objects.get(user=rude).total > 3
+    assert not Report.objects.exists()
+
+
+def test_classifier_reports_when_a_deployment_asks(pair, settings) -> None:  # noqa: ANN001
+    settings.ANALYSIS_CLASSIFIER_REPORTS = True
+    rude, kind, conversation = pair
+    record_scores(lines_of(rude, conversation, PROFANE))
+    report = Report.objects.get()
+    assert (report.reported, report.reason) == (rude, Report.Reason.HARASSMENT)
+
+
 def test_below_the_threshold_no_report(pair, settings) -> None:  # noqa: ANN001
     settings.ANALYSIS_REPORT_THRESHOLD = 10.0
+    settings.ANALYSIS_CLASSIFIER_REPORTS = True
     rude, kind, conversation = pair
-    record_scores(lines_of(rude, conversation, ABUSIVE))
+    record_scores(lines_of(rude, conversation, PROFANE))
     assert not Report.objects.exists()
     assert ConversationScore.objects.get(user=rude).total > 3
 
 
-def test_scores_count_per_sender_and_conversation(pair) -> None:  # noqa: ANN001
+def test_scores_count_per_sender_and_conversation(pair, settings) -> None:  # noqa: ANN001
+    settings.ANALYSIS_CLASSIFIER_REPORTS = True
     rude, kind, conversation = pair
     other = Conversation.objects.create(user_a=rude, user_b=kind)
-    record_scores(lines_of(rude, conversation, ABUSIVE[:2])
-                  + lines_of(rude, other, ABUSIVE[2:], first_seq=1)
-                  + lines_of(kind, conversation, ABUSIVE[:1], first_seq=50))
+    record_scores(lines_of(rude, conversation, PROFANE[:2])
+                  + lines_of(rude, other, PROFANE[2:4], first_seq=1)
+                  + lines_of(kind, conversation, PROFANE[:1], first_seq=50))
     assert not Report.objects.exists()  # two lines in each conversation stay below 3.0
     assert ConversationScore.objects.filter(user=rude).count() == 2
     assert ConversationScore.objects.get(user=kind).flagged_lines == 1
@@ -142,29 +166,69 @@ def test_scores_count_per_sender_and_conversation(pair) -> None:  # noqa: ANN001
 
 def test_lines_from_unknown_senders_are_skipped(pair) -> None:  # noqa: ANN001
     rude, kind, conversation = pair
-    ghost = PendingLine(str(conversation.id), 1, 999_999, ABUSIVE[0])
+    ghost = PendingLine.seal(str(conversation.id), 1, 999_999, ABUSIVE[0])
     assert record_scores([ghost]) == []
     assert not LineScore.objects.exists()
 
 
-def test_line_relayed_queues_the_line_in_redis(queue_in_redis: redis.Redis) -> None:
+def test_line_relayed_queues_the_line_encrypted_and_expiring(
+        queue_in_redis: redis.Redis) -> None:
     async def relay_one() -> None:
-        await line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 3, 42, "hello")
-        await flush_relayed()
+        assert await line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 3, 42,
+                                  "hello there")
+        assert await flush_relayed() == 1
 
     asyncio.run(relay_one())
     queued = queue_in_redis.lrange(PENDING_KEY, 0, -1)
-    assert [json.loads(item) for item in queued] == [
-        {"c": "7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", "s": 3, "u": 42, "t": "hello"}]
+    assert len(queued) == 1 and "hello" not in queued[0]
+    line = PendingLine.decode(queued[0])
+    assert (line.conversation, line.seq, line.sender, line.text()) == (
+        "7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 3, 42, "hello there")
+    assert 0 < queue_in_redis.ttl(PENDING_KEY) <= 3600
 
 
-def test_line_relayed_never_raises_when_redis_is_down(settings) -> None:  # noqa: ANN001
+def test_stale_lines_leave_the_queue_without_a_worker(
+        pair, queue_in_redis: redis.Redis, settings) -> None:  # noqa: ANN001
+    rude, kind, conversation = pair
+    settings.ANALYSIS_PENDING_TTL_SECONDS = 60
+    stale = lines_of(rude, conversation, ["an old line"])[0]
+    old = PendingLine(stale.conversation, stale.seq, stale.sender, stale.sealed,
+                      stale.queued_ms - 61_000)
+    queue_in_redis.rpush(PENDING_KEY, old.encode())
+    relay(kind, conversation, ["a new line"], first_seq=2)
+    # The push dropped the stale line: no worker needed.
+    assert [PendingLine.decode(raw).text() for raw in queue_in_redis.lrange(PENDING_KEY, 0, -1)
+            ] == ["a new line"]
+    # A worker that finds one anyway does not analyse it.
+    assert record_scores([old]) == [] and not LineScore.objects.exists()
+
+
+def test_line_relayed_drops_the_lines_when_redis_is_down(settings, caplog) -> None:  # noqa: ANN001
     settings.REDIS_URL = "redis://127.0.0.1:9/0"
-    asyncio.run(line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 1, 1, "hello"))
+    settings.ANALYSIS_TRIGGER_MS = 0
+
+    async def relay_one() -> int:
+        assert await line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 1, 1, "secret words")
+        return await flush_relayed()
+
+    with caplog.at_level("WARNING", logger="moderation.analysis"):
+        assert asyncio.run(relay_one()) == 0
+    assert "1 lines not queued for analysis: ConnectionError" in caplog.text
+    assert "secret" not in caplog.text
 
 
-def test_line_relayed_ignores_bad_arguments_without_raising(settings) -> None:  # noqa: ANN001
-    asyncio.run(line_relayed("x", "not a number", None, "hello"))  # type: ignore[arg-type]
+def test_line_relayed_refuses_bad_arguments(queue_in_redis: redis.Redis, caplog) -> None:  # noqa: ANN001
+    async def relay_bad() -> list[bool]:
+        results = [await line_relayed("x", 1, 1, "hello"),
+                   await line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", "nope", 1, "hi"),
+                   await line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 1, None, "hi"),
+                   await line_relayed("7d3c0b1e-3f5a-4c8e-9d61-2b8f0f6a1c11", 1, 1, None)]
+        await flush_relayed()
+        return results
+
+    assert asyncio.run(relay_bad()) == [False] * 4
+    assert queue_in_redis.llen(PENDING_KEY) == 0
+    assert "hello" not in caplog.text
 
 
 def test_task_drains_the_queue_and_files_the_report(
@@ -217,10 +281,11 @@ def test_a_drain_running_elsewhere_leaves_the_queue_alone(
         pair, queue_in_redis: redis.Redis) -> None:  # noqa: ANN001
     rude, kind, conversation = pair
     relay(rude, conversation, ABUSIVE)
-    queue_in_redis.set(analysis.DRAIN_LOCK_KEY, "another worker", ex=30)
+    held = queue_in_redis.lock(analysis.DRAIN_LOCK_KEY, timeout=30)
+    assert held.acquire(blocking=False)
     assert analyse_pending.apply().get() == 0
     assert queue_in_redis.llen(PENDING_KEY) == len(ABUSIVE)
-    queue_in_redis.delete(analysis.DRAIN_LOCK_KEY)
+    held.release()
     assert analyse_pending.apply().get() == len(ABUSIVE)
 
 
