@@ -37,8 +37,11 @@ class ClaimGuestForm(SetPasswordForm):
 class PreferencesForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["keeps_history"]
-        labels = {"keeps_history": "Keep a history of my conversations"}
+        fields = ["keeps_history", "shares_presence"]
+        labels = {"keeps_history": "Keep a history of my conversations",
+                  "shares_presence": "Let my contacts see when I am online"}
+        help_texts = {"shares_presence": "Only people you agreed to keep in touch with ever "
+                                         "see it, and only while this is on."}
 
     def clean_keeps_history(self) -> bool:
         keeps = self.cleaned_data["keeps_history"]
@@ -46,6 +49,14 @@ class PreferencesForm(forms.ModelForm):
             raise forms.ValidationError(
                 "Guests cannot keep history. Set a password first to make this a full account.")
         return keeps
+
+
+class HistoryToggleForm(PreferencesForm):
+    """The chat page's history switch: it sends `keeps_history` only, so nothing else may
+    change (an absent checkbox would read as "off")."""
+
+    class Meta(PreferencesForm.Meta):
+        fields = ["keeps_history"]
 
 
 class DeleteAccountForm(forms.Form):

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat import crypto
+from chat.contacts import services as contacts
 from chat.history import decrypted_lines, iso_utc
 from chat.models import Block, HistoryExport, KeptConversation
 from moderation.models import Decision, Report
@@ -29,8 +30,10 @@ CONTENT_TYPES = {"json": "application/json; charset=utf-8",
                  "html": "text/html; charset=utf-8",
                  "csv": "text/csv; charset=utf-8",
                  "zip": "application/zip"}
+# A letter is a row too: `kind` "letter", `mode` empty, `partner` the contact's handle and
+# `started_at` when the two became contacts.
 CSV_COLUMNS = ["conversation", "mode", "started_at", "ended_at", "ended_how", "partner",
-               "from", "ts", "text"]
+               "from", "ts", "text", "kind"]
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -99,15 +102,18 @@ def export_document(user_id: int, progress: Progress | None = None) -> dict[str,
                    .order_by("created_at", "pk"))
     blocks = Block.objects.filter(blocker_id=user_id).select_related("blocked").order_by(
         "created_at", "pk")
+    contact_entries, letters = contacts.export_entries(user_id)
     return {
         "format": "chat-record",
-        "version": 1,
+        "version": 2,
         "exported_at": iso_utc(timezone.now()),
         "user": {"handle": user.username, "joined": iso_utc(user.date_joined)},
         "conversations": conversations,
         "reports": [report_entry(report) for report in reports],
         "blocks": [block_entry(block) for block in blocks],
         "decisions": decisions_about(user_id, [report.pk for report in reports]),
+        "contacts": contact_entries,
+        "letters": letters,
     }
 
 
@@ -125,7 +131,7 @@ def csv_cell(value: Any) -> str:
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    """One row per line, in conversation order."""
+    """One row per line, in conversation order, then one per letter, oldest first."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -134,7 +140,13 @@ def render_csv(document: dict[str, Any]) -> str:
             writer.writerow([csv_cell(value) for value in (
                 conversation["id"], conversation["mode"], conversation["started_at"],
                 conversation["ended_at"], conversation.get("ended_how"),
-                conversation["partner"], message["from"], message["ts"], message["text"])])
+                conversation["partner"], message["from"], message["ts"], message["text"],
+                "line")])
+    since = {contact["handle"]: contact["since"] for contact in document.get("contacts", [])}
+    for letter in document.get("letters", []):
+        writer.writerow([csv_cell(value) for value in (
+            "", "", since.get(letter["contact"]), None, None, letter["contact"], letter["from"],
+            letter["ts"], letter["text"], "letter")])
     return out.getvalue()
 
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from chat import metrics
 from chat import views as chat_views
 from chatsite import pages
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("", chat_views.landing, name="landing"),
     path("chat/", chat_views.chat_page, name="chat"),
     path("healthz", chat_views.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("terms/", pages.terms, name="terms"),
     path("rules/", pages.rules, name="rules"),
     path("rules/accept/", pages.rules_accept, name="rules_accept"),

@@ -48,7 +48,7 @@ def assert_chat_record(document: dict[str, Any]) -> None:
     """PROTOCOL.md section 4, field by field."""
     assert {"format", "version", "exported_at", "user", "conversations", "reports",
             "blocks"} <= set(document)
-    assert document["format"] == "chat-record" and document["version"] == 1
+    assert document["format"] == "chat-record" and document["version"] == 2
     assert_iso(document["exported_at"])
     assert isinstance(document["user"]["handle"], str)
     assert_iso(document["user"]["joined"])
