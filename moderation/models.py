@@ -1,7 +1,52 @@
+"""Moderation records: reports with their evidence, the append-only decision log, bans,
+mutes, appeals and the classifier's scores."""
+import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+
+# jsonb cannot hold the escape \u0000, yet a chat line can hold NUL. Evidence strings are
+# stored with a reversible escape: ESCAPE doubles itself and NUL becomes ESCAPE + "0".
+EVIDENCE_ESCAPE = "\ue000"
+_ESCAPED = re.compile(EVIDENCE_ESCAPE + "([" + EVIDENCE_ESCAPE + "0])")
+
+
+def _walk(value: Any, on_text: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return on_text(value)
+    if isinstance(value, list):
+        return [_walk(item, on_text) for item in value]
+    if isinstance(value, dict):
+        return {key: _walk(item, on_text) for key, item in value.items()}
+    return value
+
+
+def _escape(text: str) -> str:
+    return text.replace(EVIDENCE_ESCAPE, EVIDENCE_ESCAPE * 2).replace("\x00",
+                                                                     EVIDENCE_ESCAPE + "0")
+
+
+def _unescape(text: str) -> str:
+    if EVIDENCE_ESCAPE not in text:
+        return text
+    return _ESCAPED.sub(lambda m: "\x00" if m[1] == "0" else EVIDENCE_ESCAPE, text)
+
+
+class EvidenceEncoder(json.JSONEncoder):
+    """Writes evidence with NUL escaped, so that PostgreSQL's jsonb accepts any line."""
+
+    def encode(self, o: Any) -> str:
+        return super().encode(_walk(o, _escape))
+
+
+class EvidenceDecoder(json.JSONDecoder):
+    """Reads evidence back exactly as it was said."""
+
+    def decode(self, s: str, *args: Any, **kwargs: Any) -> Any:
+        return _walk(super().decode(s, *args, **kwargs), _unescape)
 
 
 class Report(models.Model):
@@ -34,7 +79,8 @@ class Report(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # The live conversation's last lines when the report was filed:
     # [{"from": handle, "text": str, "ts": iso}], oldest first.
-    evidence = models.JSONField(default=list, blank=True)
+    evidence = models.JSONField(default=list, blank=True, encoder=EvidenceEncoder,
+                                decoder=EvidenceDecoder)
     # The classifier's highest score (0..1) for the reported user's lines, where analysed.
     classifier_score = models.FloatField(null=True, blank=True)
     priority = models.FloatField(default=0, db_index=True)

@@ -47,7 +47,9 @@ def file_report(reporter_id: int | None, reported_id: int, conversation_id: str 
     if reporter_id is not None and reporter_id == reported_id:
         raise ReportError("a user cannot report themselves")
     lines = clean_evidence(evidence)
-    note = (note or "")[:NOTE_MAX_LENGTH]
+    # A note is typed into a form: NUL, which no text column holds, is dropped. Evidence keeps
+    # it (moderation.models.EvidenceEncoder), as it is what was said.
+    note = (note or "").replace("\x00", "")[:NOTE_MAX_LENGTH]
     try:
         with transaction.atomic():
             handles = dict(get_user_model().objects.filter(pk__in=[reporter_id, reported_id])
