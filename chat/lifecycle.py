@@ -53,6 +53,21 @@ def register(consumer: LiveSocket, store: LiveStore) -> None:
     _install_sigterm(loop)
 
 
+def live_sockets() -> list[LiveSocket]:
+    """This process's live sockets (the metrics count them by state)."""
+    return list(_sockets)
+
+
+def unregister(consumer: LiveSocket) -> None:
+    """The socket has closed and given back what it held."""
+    _sockets.discard(consumer)
+
+
+def registered() -> int:
+    """Live sockets this process tracks (tests read it to see nothing is left behind)."""
+    return len(_sockets)
+
+
 async def _heartbeat(store: LiveStore, process: str) -> None:
     beats = 0
     while True:

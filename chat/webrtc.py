@@ -12,6 +12,9 @@ from typing import Any
 from django.conf import settings
 
 _CANDIDATE_TYPE = re.compile(r"\btyp\s+(\w+)")
+# An SDP line with its own ending: parsers accept CRLF, bare LF and mixes of the two, and the
+# filter keeps whatever ending each line had.
+_SDP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
 
 
 def turn_credentials(user_id: int, now: float | None = None) -> tuple[str, str]:
@@ -60,9 +63,15 @@ def filter_signal(data: dict[str, Any]) -> dict[str, Any] | None:
             return None
     description = data.get("description")
     if isinstance(description, dict) and isinstance(description.get("sdp"), str):
-        lines = description["sdp"].split("\r\n")
-        kept = [ln for ln in lines
-                if not ln.startswith("a=candidate:") or is_relay_candidate(ln)]
-        if len(kept) != len(lines):
-            data = {**data, "description": {**description, "sdp": "\r\n".join(kept)}}
+        sdp = without_foreign_candidates(description["sdp"])
+        if sdp != description["sdp"]:
+            data = {**data, "description": {**description, "sdp": sdp}}
     return data
+
+
+def without_foreign_candidates(sdp: str) -> str:
+    """The SDP without its `a=candidate` lines that are not relay candidates, each kept line
+    with the line ending it had."""
+    lines = _SDP_LINE.findall(sdp)
+    return "".join(line for line in lines if not line.lstrip().startswith("a=candidate:")
+                   or is_relay_candidate(line))

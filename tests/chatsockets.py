@@ -70,9 +70,11 @@ class Client:
         """True when nothing arrives within `timeout`."""
         return await self.communicator.receive_nothing(timeout)
 
-    async def close(self) -> None:
+    async def close(self, code: int = 1006) -> None:
+        """Drop the socket (1006, as a lost connection); 1000 is a goodbye that ends the
+        conversation at once."""
         try:
-            await self.communicator.disconnect()
+            await self.communicator.disconnect(code)
         except (TimeoutError, asyncio.CancelledError):
             pass
 

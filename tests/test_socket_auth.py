@@ -65,14 +65,42 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(
     await communicator.wait()
 
 
-async def test_each_allowed_host_is_an_allowed_origin(logged_in: tuple[str, str]) -> None:
+@pytest.mark.parametrize(("host", "origin", "allowed"), [
+    ("127.0.0.1", "http://127.0.0.1", True),
+    ("127.0.0.1:80", "http://127.0.0.1", True),
+    ("localhost:8000", "http://localhost:8000", True),
+    ("localhost:8000", "http://localhost:8001", False),  # another port, another site
+    ("127.0.0.1", "http://127.0.0.1:8080", False),
+    ("127.0.0.1", "https://127.0.0.1", False),  # the page is not served over https
+    ("localhost:8000", "http://127.0.0.1:8000", False),  # another allowed host's page
+    ("evil.example", "http://evil.example", False),  # not an allowed host
+], ids=lambda value: str(value))
+async def test_the_origin_must_be_the_pages_own_scheme_host_and_port(
+        logged_in: tuple[str, str], host: str, origin: str, allowed: bool) -> None:
     _, session = logged_in
-    for origin in ("http://localhost:8000", "https://127.0.0.1"):
-        communicator = socket(origin, session)
-        connected, _ = await communicator.connect()
-        assert connected, origin
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[
+        (b"host", host.encode()), (b"origin", origin.encode()),
+        (b"cookie", f"sessionid={session}".encode())])
+    connected, _ = await communicator.connect()
+    assert connected is allowed
+    if allowed:
         frame = json.loads((await communicator.receive_output())["text"])
         assert frame["type"] == "welcome"
+        await communicator.disconnect()
+    else:
+        await communicator.wait()
+
+
+async def test_a_trusted_origin_is_allowed_exactly(logged_in: tuple[str, str],
+                                                    settings) -> None:  # noqa: ANN001
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.org"]
+    _, session = logged_in
+    for origin, allowed in (("https://chat.example.org", True),
+                            ("https://chat.example.org:8443", False),
+                            ("http://chat.example.org", False)):
+        communicator = socket(origin, session)
+        connected, _ = await communicator.connect()
+        assert connected is allowed, origin
         await communicator.disconnect()
 
 

@@ -92,7 +92,8 @@ async def test_malformed_and_oversized_signals_are_refused_and_change_nothing(tu
     a, b, _, _ = await pair(mode="video")
     await a.send({"type": "signal", "data": "not an object"})
     assert (await a.error())["code"] == "bad_frame"
-    await a.send({"type": "signal", "data": {"sdp": "x" * (64 * 1024 + 1)}})
+    await a.send({"type": "signal", "data": {"description": {"type": "offer",
+                                                              "sdp": "x" * (64 * 1024 + 1)}}})
     assert (await a.error())["code"] == "too_long"
     assert await b.silent()
     await a.send({"type": "signal", "data": {"candidate": None}})
