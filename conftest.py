@@ -31,7 +31,26 @@ from tests.faults import free_port
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL",
                                    "postgres://postgres@127.0.0.1:5432/postgres")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def worker_redis_url(base: str, worker: str) -> str:
+    """Under pytest-xdist each worker gets a Redis database of its own (worker n: the base
+    database minus n, skipping 14, which the benchmarks use), as pytest-django gives each a
+    database of its own; the channel-layer prefix follows the database (settings)."""
+    if not worker.startswith("gw"):
+        return base
+    parsed = urlparse(base)
+    database = int(parsed.path.lstrip("/") or "0")
+    for _ in range(int(worker[2:])):
+        database -= 2 if database - 1 == 14 else 1
+    if database < 0:
+        raise pytest.UsageError(f"no Redis database left for xdist worker {worker}")
+    return parsed._replace(path=f"/{database}").geturl()
+
+
+TEST_REDIS_URL = worker_redis_url(
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    os.environ.get("PYTEST_XDIST_WORKER", ""))
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "shared" / "tools"))
