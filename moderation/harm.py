@@ -70,7 +70,8 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 RULES: dict[str, re.Pattern[str]] = {
     THREAT: _rx(
         rf"\b{_I_WILL} (?:\w+ ){{0,2}}?{_VIOLENT} (?:{_YOU}|your (?:face|head|family|"
-        rf"mom|mother|kids?|throat|legs?|neck))\b",
+        rf"mom|mother|kids?|throat|legs?|neck|house|car))\b"
+        r"(?! (?:a|an) (?:message|text|e?mail|dm|pm|line|note|link|pic|photo)\b)",
         rf"\b(?:{_YOU}{_Q}re|{_YOU} are|ur|{_YOU} r) (?:so |fucking |already )?dead(?: meat)?\b"
         rf"(?! (?:tired|serious|wrong|right|inside|on))",
         rf"\b{_YOU}{_Q}(?:re| are) (?:going to|gonna) die\b",
@@ -82,7 +83,7 @@ RULES: dict[str, re.Pattern[str]] = {
         r"\bvas a morir\b",
         # fr
         r"\bje (?:vais|vai) te (?:tuer|buter|frapper|poignarder|violer|defoncer|egorger|"
-        r"retrouver)\b", r"\bje (?:te|t{Q}) ?(?:tue|tuerai|bute|buterai|egorge)\b"
+        r"retrouver)\b", r"\bje (?:te|t{Q}) ?(?:tue|tuerai|bute|buterai|egorge)\b",
         r"\b(?:t{Q}es|tu es) (?:un )?(?:homme )?mort\b",
         r"\btu vas mourir\b",
         # de
@@ -105,10 +106,9 @@ RULES: dict[str, re.Pattern[str]] = {
         r"\bwhere (?:exactly|precisely) do (?:you|u) live\b", r"\bwhat street do (?:you|u) live\b",
         r"\b(?:what|which|wat|wich) (?:school|high school|middle school|college) (?:do|r|are) "
         r"(?:you|u) (?:go to|at|in|attend)\b",
-        r"\b(?:what{Q}?s|what is|whats|tell me) (?:the name of )?(?:your|ur) school\b"
-        ,
-        r"\bwhere do (?:you|u) go to school\b", r"\bi (?:will|{Q}ll) dox{1,2}\b"
-        , r"\bi have your (?:ip|address)\b",
+        r"\b(?:what{Q}?s|what is|whats|tell me) (?:the name of )?(?:your|ur) school\b",
+        r"\bwhere do (?:you|u) go to school\b", r"\bi (?:will|{Q}ll) dox{1,2}\b",
+        r"\bi have your (?:ip|address)\b",
         # es
         r"\bse donde vives\b", r"\b(?:cual es|dame|pasame|mandame|dime) tu (?:direccion|"
         r"domicilio|colegio|escuela)\b", r"\ba (?:que|cual) (?:escuela|colegio|instituto) vas\b",
@@ -116,8 +116,8 @@ RULES: dict[str, re.Pattern[str]] = {
         # fr
         r"\bje sais (?:ou|où) tu (?:habites|vis|dors)\b", r"\b(?:quelle est|donne moi|donne-moi|"
         r"envoie moi|envoie-moi|c{Q}est quoi) ton adresse\b",
-        r"\b(?:tu vas|t{Q}es|tu es) (?:a|dans) quel(?:le)? (?:ecole|college|lycee)\b"
-        , r"\btu habites (?:ou|où) exactement\b",
+        r"\b(?:tu vas|t{Q}es|tu es) (?:a|dans) quel(?:le)? (?:ecole|college|lycee)\b",
+        r"\btu habites (?:ou|où) exactement\b",
         # de
         r"\bich wei(?:ss|ß) wo du wohnst\b", r"\b(?:was ist|gib mir|schick mir|sag mir) "
         r"deine (?:adresse|anschrift|schule)\b", r"\bauf welche schule gehst du\b",
@@ -156,12 +156,13 @@ RULES: dict[str, re.Pattern[str]] = {
         rf"\bi{_Q}?(?:m| am) (?:thinking|think|thought) (?:about|of) (?:killing myself|"
         rf"suicide|ending it|ending my life|hurting myself|cutting(?: myself)?|self harm|"
         rf"dying)\b",
-        rf"\bi (?:want|wanna|am going|{_Q}m going|m going|might|will|{_Q}ll) (?:to )?(?:kill|"
+        rf"\bi(?: want| wanna| am going| might| will|{_Q}m going|{_Q}ll|m going) (?:to )?(?:kill|"
         rf"hurt|cut) myself\b(?! (?:laughing|if|when))",
         r"\bi (?:want|wanna) (?:to )?end (?:it all|my life|everything)\b",
-        rf"\bi (?:don{_Q}?t|do not) want to (?:live|be alive|exist|wake up)(?: anymore)?\b",
-        rf"\bi{_Q}?(?:ve| have) been (?:cutting|hurting) myself\b", r"\bi{Q}?(?:m| am) suicidal\b"
-        , r"\bi (?:have|get|keep having) suicidal thoughts\b",
+        rf"\bi (?:don{_Q}?t|do not) want to (?:live|be alive|exist|wake up)(?: anymore)?\b"
+        r"(?! (?:early|tomorrow|at|on|in|so|this|for|with|there|here|like)\b)",
+        rf"\bi{_Q}?(?:ve| have) been (?:cutting|hurting) myself\b", r"\bi{Q}?(?:m| am) suicidal\b",
+        r"\bi (?:have|get|keep having) suicidal thoughts\b",
         r"\bno reason to (?:live|keep going)\b",
         # es
         r"\b(?:quiero|me quiero) (?:morir(?:me)?|matar(?:me)?|suicidar(?:me)?)\b",
@@ -169,7 +170,7 @@ RULES: dict[str, re.Pattern[str]] = {
         r"el suicidio)\b", r"\bno quiero (?:vivir|seguir viviendo)\b",
         # fr
         r"\bje (?:veux|voudrais) (?:mourir|me tuer|me suicider|en finir)\b",
-        r"\bj{Q}ai envie de (?:mourir|me tuer|me suicider|en finir)\b",
+        r"\bj{Q}ai envie (?:de mourir|de me tuer|de me suicider|d{Q}en finir)\b",
         r"\bje pense (?:au suicide|a me tuer|a me suicider)\b",
         # de
         r"\bich (?:will|mochte|moechte) (?:sterben|mich umbringen|nicht mehr leben)\b",
@@ -188,8 +189,7 @@ RULES: dict[str, re.Pattern[str]] = {
         r"\bi{Q}?(?:m| am) (?:a minor|under ?18|underage|not 18 yet)\b",
         # es / fr / de / pt
         r"\btengo (?:1[0-7]|[89]|trece|catorce|quince|dieciseis|diecisiete) anos\b",
-        r"\bj{Q}ai (?:1[0-7]|[89]|treize|quatorze|quinze|seize|dix-sept) ans\b"
-        ,
+        r"\bj{Q}ai (?:1[0-7]|[89]|treize|quatorze|quinze|seize|dix-sept) ans\b",
         r"\bich bin (?:erst )?(?:1[0-7]|[89]|dreizehn|vierzehn|funfzehn|sechzehn|siebzehn)"
         r"(?: jahre alt)?(?=\s*(?:$|[.,!?;:)]|jahre\b|und\b))",
         r"\btenho (?:1[0-7]|[89]|treze|catorze|quatorze|quinze|dezesseis|dezessete) anos\b",
@@ -199,8 +199,7 @@ RULES: dict[str, re.Pattern[str]] = {
         r"\b(?:nudes|naked|horny|sexy|sext|sexting|boobs|tits|pussy|dick pic|blowjob|"
         r"your body|ur body|panties|bra size|virgin|turn me on|turned on|make love|"
         r"touch yourself|touching yourself|in bed together|cum|orgasm|lingerie)\b",
-        r"\b(?:wanna|want to|let{Q}?s|lets) (?:have )?(?:sex|fuck|hook up|sext|cyber)\b"
-        ,
+        r"\b(?:wanna|want to|let{Q}?s|lets) (?:have )?(?:sex|fuck|hook up|sext|cyber)\b",
         # es / fr / de / pt
         r"\b(?:desnuda|desnudo|fotos? sin ropa|caliente|cachonda|sexo|tetas|tu cuerpo)\b",
         r"\b(?:nue|nues|toute nue|excitee?|sexe|seins|ton corps|baiser)\b",
