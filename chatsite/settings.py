@@ -357,10 +357,20 @@ CELERY_BEAT_SCHEDULE = {
 # (comma-separated IPs or networks, e.g. 10.0.0.0/8); with neither set it is a 404 for all.
 METRICS_TOKEN = env.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "")
+# The garbage collector of a daphne process (chatsite/asgi.py): freeze what start-up made, and
+# the thresholds of gc.set_threshold (generation 0 allocations, then collections of 0 and 1).
+GC_FREEZE = env_bool("GC_FREEZE", True)
+GC_THRESHOLDS = tuple(int(n) for n in env_list("GC_THRESHOLDS", "700,10,10"))
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No chat text, note or handle in a log record: statement parameters and database error
+    # details are stripped on every handler (chatsite.logging).
+    "filters": {"redact_user_text": {"()": "chatsite.logging.RedactUserText"}},
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "filters": ["redact_user_text"]}},
     "root": {"handlers": ["console"], "level": env.get("LOG_LEVEL", "WARNING")},
+    # Django's own console handler (DEBUG only) has no such filter: its records go to root.
+    "loggers": {"django": {"handlers": [], "level": "INFO"}},
 }
