@@ -7,7 +7,6 @@ share, `chat.conversations` and `moderation.reports` write the database.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import traceback
@@ -32,7 +31,7 @@ from chat import conversations, history, lifecycle, metrics, webrtc
 from chat.contacts import live as contacts_live
 from chat.matching import NOT_QUEUED, Pairing, Seeker, get_matcher
 from chat.protocol import FrameError, parse_frame
-from chat.relay import OrderedDelivery, message_frame, seq_of, utc_now_iso
+from chat.relay import OrderedDelivery, message_frame, seq_of, to_json, utc_now_iso
 from chat.store import LiveConversation, Member, get_store
 from moderation.analysis import line_relayed
 from moderation.bans import active_ban, active_mute, banned_frame
@@ -223,7 +222,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         steps: list[Callable[[], Any]] = []
         if hasattr(self, "match_lock"):
             steps = [self.leave_queue, partial(self.leave_conversation, code),
-                     partial(self.store.release_socket, self.user_id, self.channel_name)]
+                     partial(self.store.release_socket, self.user_id, self.channel_name),
+                     partial(contacts_live.disconnected, self)]  # contacts see it go
         steps.append(partial(self.store.remove_address_socket, self.address, self.channel_name))
         for step in steps:
             try:
@@ -248,7 +248,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             live = await self.store.conversation_of(self.user_id)
             if live and live.members[self.user_id].channel == self.channel_name:
                 await self.close_live(live, "disconnected")
-        await self.contacts_hook(contacts_live.disconnected(self))
 
     async def contacts_hook(self, work: Any) -> None:
         """Presence and pending offers are a courtesy: their failure never fails the socket."""
@@ -776,7 +775,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await history.line_seen(self.user_id, chat.id, frame)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+        await self.send(text_data=to_json(frame))
 
     async def send_to(self, channel: str, event: dict[str, Any]) -> None:
         try:

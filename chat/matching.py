@@ -1,26 +1,32 @@
 """Who may be paired with whom, and the queue that pairs them.
 
-The rules (PROTOCOL.md section 3): same mode always; same language where both gave one; never
-oneself, never someone either side has blocked, not the partner just left; pairs sharing
+The rules (PROTOCOL.md section 3): same mode always; same language where both gave one, except
+that a user who practises a language meets only people whose `lang` is that language (tandem
+partners first, then anyone speaking it, never another language); never oneself, never someone
+either side has blocked, not the partner just left (for `LAST_PARTNER_SECONDS`); pairs sharing
 interests first; after `MATCH_INTEREST_WAIT_SECONDS` a user with interests may be paired with
 anyone. A waiting user holds a lease that the live socket renews, so that users whose socket
 is gone are never handed out (no ghost matches).
 
-Two backends with one interface: `MemoryMatcher` for the embedded single-process default and
-`RedisMatcher` for several processes, where the whole decision runs as one Lua script so that
-two processes can never hand out the same waiting user.
+`pair_score` is the rule on the Python side. Two backends with one interface: `MemoryMatcher`
+for the embedded single-process default and `RedisMatcher` for several processes, where the
+whole decision runs as one Lua script (mirroring `pair_score`) so that two processes can never
+hand out the same waiting user. Both keep a per-mode count of who is searching.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 
 MODES = ("text", "voice", "video")
+# A tandem partner outranks any number of shared interests (there are at most MAX_INTERESTS).
+TANDEM_SCORE = 1000
 
 
 def normalise_interest(tag: str) -> str:
@@ -44,23 +50,43 @@ class Seeker:
     mode: str
     lang: str | None = None
     interests: list[str] = field(default_factory=list)
-    # Users this one must not meet: blocked either way, and the partner just left.
+    # Users this one must never meet: blocked either way.
     excluded: list[int] = field(default_factory=list)
     handle: str = ""
     keeps_history: bool = False
     since_ms: int = 0
     lease_until_ms: int = 0
+    # The language this user wants to practise (PROTOCOL.md section 3), never equal to `lang`.
+    practice: str | None = None
+    # The partner just left, not offered again until the time given (0: nobody).
+    last_partner: int = 0
+    last_partner_until_ms: int = 0
+
+    def keeps_apart_from(self, other_id: int, now: int) -> bool:
+        return other_id in self.excluded or (
+            other_id == self.last_partner and now < self.last_partner_until_ms)
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, separators=(",", ":"))
+        data = dict(self.__dict__)
+        # A string the Lua script searches without decoding a list per candidate.
+        data["excluded"] = "," + "".join(f"{uid}," for uid in self.excluded)
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str) -> Seeker:
-        data = json.loads(raw)
-        # cjson writes an empty list as an empty object.
-        for key in ("interests", "excluded"):
-            if not isinstance(data.get(key), list):
-                data[key] = []
+        return cls.from_dict(json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Seeker:
+        excluded = data.get("excluded")
+        data["excluded"] = ([int(uid) for uid in excluded.split(",") if uid]
+                            if isinstance(excluded, str) else [])
+        # cjson writes an empty list as an empty object, and null as a sentinel.
+        if not isinstance(data.get("interests"), list):
+            data["interests"] = []
+        for key in ("lang", "practice"):
+            if not isinstance(data.get(key), str):
+                data[key] = None
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
@@ -72,23 +98,43 @@ class Pairing:
     waiting: Seeker
     common_interests: list[str]
 
+    @property
+    def tandem(self) -> bool:
+        return is_tandem(self.seeker, self.waiting)
+
+
+def languages_fit(a: Seeker, b: Seeker) -> bool:
+    """Section 3: a side that practises a language needs a partner whose `lang` is it; for such
+    a pair that replaces the rule that two given languages are the same."""
+    if a.practice or b.practice:
+        return (not a.practice or b.lang == a.practice) and (not b.practice or a.lang == b.practice)
+    return not (a.lang and b.lang and a.lang != b.lang)
+
+
+def is_tandem(a: Seeker, b: Seeker) -> bool:
+    return bool(a.practice and b.practice) and languages_fit(a, b)
+
 
 def pair_score(a: Seeker, b: Seeker, now_ms: int, interest_wait_ms: int) -> int | None:
-    """None when `a` and `b` may not be paired now, else how many interests they share."""
-    if a.user_id == b.user_id or a.mode != b.mode:
+    """None when `a` and `b` may not be paired now, else how good the pair is: a tandem first,
+    then the number of shared interests."""
+    if a.user_id == b.user_id or a.mode != b.mode or not languages_fit(a, b):
         return None
-    if a.lang and b.lang and a.lang != b.lang:
-        return None
-    if b.user_id in a.excluded or a.user_id in b.excluded:
+    if a.keeps_apart_from(b.user_id, now_ms) or b.keeps_apart_from(a.user_id, now_ms):
         return None
     common = len(set(a.interests) & set(b.interests))
-    if common:
-        return common
+    if not common:
+        def open_to_anyone(s: Seeker) -> bool:
+            return not s.interests or now_ms - s.since_ms >= interest_wait_ms
 
-    def open_to_anyone(s: Seeker) -> bool:
-        return not s.interests or now_ms - s.since_ms >= interest_wait_ms
+        if not (open_to_anyone(a) and open_to_anyone(b)):
+            return None
+    return common + (TANDEM_SCORE if a.practice and b.practice else 0)
 
-    return 0 if open_to_anyone(a) and open_to_anyone(b) else None
+
+def best_possible_score(seeker: Seeker) -> int:
+    """No partner can score more: a scan that finds this score stops there."""
+    return len(seeker.interests) + (TANDEM_SCORE if seeker.practice else 0)
 
 
 def now_ms() -> int:
@@ -113,7 +159,8 @@ class Matcher(Protocol):
         With `channel`, only an entry made by that socket is taken out, so that an old socket
         closing late cannot cancel the search of the socket that replaced it."""
 
-    async def waiting_count(self, mode: str) -> int: ...
+    async def waiting_count(self, mode: str, except_user: int | None = None) -> int:
+        """How many are searching in `mode` (besides `except_user`): a counter, not a scan."""
 
 
 def _common(a: Seeker, b: Seeker) -> list[str]:
@@ -129,180 +176,244 @@ class MemoryMatcher:
                                             else settings.MATCH_INTEREST_WAIT_SECONDS))
         self.lease_ms = int(1000 * (lease_s if lease_s is not None
                                     else settings.MATCH_LEASE_SECONDS))
-        # Insertion order is arrival order. The methods never await, so on one event loop
-        # each decision is atomic without a lock.
-        self.waiting: dict[int, Seeker] = {}
+        # One queue per mode; insertion order is arrival order. The methods never await, so on
+        # one event loop each decision is atomic without a lock.
+        self.queues: dict[str, dict[int, Seeker]] = {mode: {} for mode in MODES}
+        self.mode_of: dict[int, str] = {}
+        # (lease end, user id), to drop lapsed entries without looking at everyone.
+        self.leases: list[tuple[int, int]] = []
 
-    async def find_partner(self, seeker: Seeker, renew: bool = False) -> Pairing | str | None:
-        now = now_ms()
-        queued = self.waiting.get(seeker.user_id)
-        if queued is not None and queued.lease_until_ms < now:
-            # A lapsed lease counts as gone, also for its own socket: the same rule as Redis.
-            del self.waiting[seeker.user_id]
-            queued = None
-        if renew and (queued is None or queued.channel != seeker.channel):
-            return NOT_QUEUED
-        seeker.since_ms = queued.since_ms if queued and queued.mode == seeker.mode else now
-        seeker.lease_until_ms = now + self.lease_ms
+    def _entry(self, user_id: int) -> Seeker | None:
+        mode = self.mode_of.get(user_id)
+        return None if mode is None else self.queues[mode].get(user_id)
+
+    def _remove(self, user_id: int) -> None:
+        mode = self.mode_of.pop(user_id, None)
+        if mode is not None:
+            self.queues[mode].pop(user_id, None)
+
+    def _drop_lapsed(self, now: int) -> None:
+        while self.leases and self.leases[0][0] < now:
+            _, user_id = heapq.heappop(self.leases)
+            entry = self._entry(user_id)
+            if entry is not None and entry.lease_until_ms < now:
+                self._remove(user_id)
+
+    def _best(self, seeker: Seeker, now: int) -> Seeker | None:
         best: Seeker | None = None
         best_score = -1
-        for other in list(self.waiting.values()):
-            if other.user_id == seeker.user_id:
-                continue
-            if other.lease_until_ms < now:
-                del self.waiting[other.user_id]
-                continue
+        ceiling = best_possible_score(seeker)
+        for other in self.queues[seeker.mode].values():
             score = pair_score(seeker, other, now, self.interest_wait_ms)
             if score is not None and score > best_score:
                 best, best_score = other, score
+                if score == ceiling:
+                    break  # nobody later in the queue can beat the longest waiting of these
+        return best
+
+    async def find_partner(self, seeker: Seeker, renew: bool = False) -> Pairing | str | None:
+        now = now_ms()
+        self._drop_lapsed(now)
+        queued = self._entry(seeker.user_id)
+        if queued is not None and queued.lease_until_ms < now:
+            # A lapsed lease counts as gone, also for its own socket: the same rule as Redis.
+            self._remove(seeker.user_id)
+            queued = None
+        if renew and (queued is None or queued.channel != seeker.channel
+                      or queued.mode != seeker.mode):
+            return NOT_QUEUED
+        same_queue = queued is not None and queued.mode == seeker.mode
+        seeker.since_ms = queued.since_ms if same_queue else now
+        seeker.lease_until_ms = now + self.lease_ms
+        best = self._best(seeker, now)
         if best is None:
-            if queued is not None and queued.mode == seeker.mode:
+            if same_queue:
                 queued.__dict__.update(seeker.__dict__)
             else:
                 # Insertion order is arrival order: a new search (or a new mode) goes last.
-                self.waiting.pop(seeker.user_id, None)
-                self.waiting[seeker.user_id] = seeker
+                self._remove(seeker.user_id)
+                self.queues[seeker.mode][seeker.user_id] = seeker
+                self.mode_of[seeker.user_id] = seeker.mode
+            heapq.heappush(self.leases, (seeker.lease_until_ms, seeker.user_id))
             return None
-        del self.waiting[best.user_id]
-        self.waiting.pop(seeker.user_id, None)
+        self._remove(best.user_id)
+        self._remove(seeker.user_id)
         return Pairing(seeker=seeker, waiting=best, common_interests=_common(seeker, best))
 
     async def cancel(self, user_id: int, channel: str | None = None) -> bool:
-        queued = self.waiting.get(user_id)
+        queued = self._entry(user_id)
         if queued is None or (channel is not None and queued.channel != channel):
             return False
-        del self.waiting[user_id]
+        self._remove(user_id)
         return True
 
-    async def waiting_count(self, mode: str) -> int:
-        now = now_ms()
-        return sum(1 for s in self.waiting.values() if s.mode == mode and s.lease_until_ms >= now)
+    async def waiting_count(self, mode: str, except_user: int | None = None) -> int:
+        self._drop_lapsed(now_ms())
+        queue = self.queues[mode]
+        return len(queue) - (except_user in queue)
 
 
-# KEYS: 1 = the mode's queue (zset user id -> arrival), 2 = entries (hash user id -> json),
-#       3 = which queue each user is in (hash user id -> queue key)
-# ARGV: 1 = seeker json, 2 = interest wait ms, 3 = lease ms, 4 = how many waiting to look at,
-#       5 = '1' for a renewal
+# Shared by the scripts. KEYS: 1 = entries (hash user id -> json), 2 = leases (zset user id ->
+# lease end); ARGV[1] = the key prefix. An entry is filed, by arrival, in its mode's queue
+# (`queue:<mode>`, whose size is the count of who is searching) and in one language list:
+# `lang:<mode>:<lang>` or `nolang:<mode>`, plus `practice:<mode>:<lang>` for who practises.
+COMMON_LUA = """
+local P, ENTRIES, LEASES = ARGV[1], KEYS[1], KEYS[2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function str(v) if type(v) == 'string' and v ~= '' then return v end return nil end
+local function lists_of(e)
+  local l = {P .. ':queue:' .. e.mode}
+  local lang, practice = str(e.lang), str(e.practice)
+  l[2] = lang and (P .. ':lang:' .. e.mode .. ':' .. lang) or (P .. ':nolang:' .. e.mode)
+  if practice then l[3] = P .. ':practice:' .. e.mode .. ':' .. practice end
+  return l
+end
+local function drop(id, e)
+  if e then for _, k in ipairs(lists_of(e)) do redis.call('ZREM', k, id) end end
+  redis.call('HDEL', ENTRIES, id)
+  redis.call('ZREM', LEASES, id)
+end
+-- Entries whose socket stopped renewing, a bounded number per call.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', now - 1, 'LIMIT', 0, 50)) do
+  local raw = redis.call('HGET', ENTRIES, id)
+  drop(id, raw and cjson.decode(raw))
+end
+"""
+
+# ARGV: 2 = seeker json, 3 = interest wait ms, 4 = lease ms, 5 = how many waiting to look at
+# per list, 6 = '1' for a renewal, 7 = TANDEM_SCORE.
 # Returns nil when queued, 'not-queued' for a renewal of a seeker no longer queued, else json
 # {"partner": entry, "common": [...], "since": ms}.
 # The rules mirror pair_score(); tests run the same cases against both backends.
-FIND_PARTNER_LUA = """
-local me = cjson.decode(ARGV[1])
-local wait, lease, scan = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local uid = tostring(me.user_id)
+FIND_PARTNER_LUA = COMMON_LUA + """
+local me = cjson.decode(ARGV[2])
+local wait, lease, scan = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local renew, TANDEM = ARGV[6] == '1', tonumber(ARGV[7])
+local uid, M = tostring(me.user_id), me.mode
+local my_lang, my_practice = str(me.lang), str(me.practice)
 
-local old_queue = redis.call('HGET', KEYS[3], uid)
-local old = old_queue and redis.call('HGET', KEYS[2], uid)
-old = old and cjson.decode(old)
+local raw_old = redis.call('HGET', ENTRIES, uid)
+local old = raw_old and cjson.decode(raw_old)
 -- A lapsed lease counts as gone, also for its own socket.
 if old and old.lease_until_ms < now then
+  drop(uid, old)
   old = nil
-  redis.call('ZREM', old_queue, uid)
-  redis.call('HDEL', KEYS[2], uid)
-  redis.call('HDEL', KEYS[3], uid)
-  old_queue = nil
 end
-if ARGV[5] == '1' and not (old and old_queue == KEYS[1] and old.channel == me.channel) then
+if renew and not (old and old.mode == M and old.channel == me.channel) then
   return 'not-queued'
 end
 me.since_ms = now
-if old_queue == KEYS[1] and old then
-  me.since_ms = old.since_ms
-elseif old_queue then
-  redis.call('ZREM', old_queue, uid)
+if old and old.mode == M then me.since_ms = old.since_ms end
+if old and (old.mode ~= M or str(old.lang) ~= my_lang or str(old.practice) ~= my_practice) then
+  drop(uid, old)
+  old = nil
 end
 me.lease_until_ms = now + lease
 
-local function as_set(list)
-  local s = {}
-  if type(list) == 'table' then for _, v in ipairs(list) do s[tostring(v)] = true end end
-  return s
-end
 local function count(list) if type(list) == 'table' then return #list end return 0 end
-
-local my_tags, my_excluded = as_set(me.interests), as_set(me.excluded)
-local my_open = count(me.interests) == 0 or now - me.since_ms >= wait
-
-local best, best_score, best_common = nil, -1, nil
--- The longest waiting come first. A renewal in a queue longer than the scan looks at a
--- window that moves with the clock, so that two compatible users far back in a long queue
--- of others still find each other.
-local first = 0
-local queued = redis.call('ZCARD', KEYS[1])
-if ARGV[5] == '1' and queued > scan then
-  first = tonumber(t[2]) % (queued - scan + 1)
+local function open(s) return count(s.interests) == 0 or now - s.since_ms >= wait end
+local function fits(a, b)
+  local a_practice, b_practice = str(a.practice), str(b.practice)
+  if a_practice or b_practice then
+    return (not a_practice or str(b.lang) == a_practice)
+       and (not b_practice or str(a.lang) == b_practice)
+  end
+  return not (str(a.lang) and str(b.lang) and a.lang ~= b.lang)
 end
-local ids = redis.call('ZRANGE', KEYS[1], first, first + scan - 1)
-for _, other_id in ipairs(ids) do
-  if other_id ~= uid then
-    local raw = redis.call('HGET', KEYS[2], other_id)
-    local o = raw and cjson.decode(raw)
-    if not o or o.lease_until_ms < now then
-      redis.call('ZREM', KEYS[1], other_id)
-      redis.call('HDEL', KEYS[2], other_id)
-      redis.call('HDEL', KEYS[3], other_id)
-    elseif o.mode == me.mode
-        and not (type(me.lang) == 'string' and type(o.lang) == 'string' and me.lang ~= o.lang)
-        and not my_excluded[other_id] and not as_set(o.excluded)[uid] then
-      local common = {}
-      if type(o.interests) == 'table' then
-        for _, tag in ipairs(o.interests) do
-          if my_tags[tag] then table.insert(common, tag) end
+local function apart(a, b_id)
+  return string.find(a.excluded or ',', ',' .. b_id .. ',', 1, true) ~= nil
+      or (tostring(a.last_partner) == b_id and now < (tonumber(a.last_partner_until_ms) or 0))
+end
+
+local my_tags = {}
+if type(me.interests) == 'table' then for _, v in ipairs(me.interests) do my_tags[v] = true end end
+local my_open = open(me)
+local ceiling = count(me.interests) + (my_practice and TANDEM or 0)
+
+-- Where a partner can be: who speaks the practised language; else who speaks mine, who gave
+-- none, and who practises mine; a seeker without a language: who gave none, then anyone.
+local lists
+if my_practice then
+  lists = {P .. ':lang:' .. M .. ':' .. my_practice}
+elseif my_lang then
+  lists = {P .. ':lang:' .. M .. ':' .. my_lang, P .. ':nolang:' .. M,
+           P .. ':practice:' .. M .. ':' .. my_lang}
+else
+  lists = {P .. ':nolang:' .. M, P .. ':queue:' .. M}
+end
+
+local best, best_score, best_common, best_since = nil, -1, nil, nil
+local seen = {}
+for _, key in ipairs(lists) do
+  local ids
+  if best_score == ceiling then
+    -- Only someone who has waited longer could still come first.
+    ids = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. best_since, 'LIMIT', 0, scan)
+  else
+    -- The longest waiting come first. A renewal in a list longer than the scan looks at a
+    -- window that moves with the clock, so that two compatible users far back in a long
+    -- queue of others still find each other.
+    local first = 0
+    if renew then
+      local n = redis.call('ZCARD', key)
+      if n > scan then first = tonumber(t[2]) % (n - scan + 1) end
+    end
+    ids = redis.call('ZRANGE', key, first, first + scan - 1)
+  end
+  for _, other_id in ipairs(ids) do
+    if other_id ~= uid and not seen[other_id] then
+      seen[other_id] = true
+      local raw = redis.call('HGET', ENTRIES, other_id)
+      local o = raw and cjson.decode(raw)
+      if not o or o.lease_until_ms < now then
+        if o then drop(other_id, o) else redis.call('ZREM', key, other_id) end
+      elseif o.mode == M and fits(me, o) and not apart(me, other_id) and not apart(o, uid) then
+        local common = {}
+        if type(o.interests) == 'table' then
+          for _, tag in ipairs(o.interests) do
+            if my_tags[tag] then table.insert(common, tag) end
+          end
         end
-      end
-      local score = #common
-      if score == 0 then
-        local other_open = count(o.interests) == 0 or now - o.since_ms >= wait
-        if not (my_open and other_open) then score = nil end
-      end
-      if score and score > best_score then
-        best, best_score, best_common = o, score, common
+        local score = #common
+        if score == 0 and not (my_open and open(o)) then score = nil end
+        if score and my_practice and str(o.practice) then score = score + TANDEM end
+        if score and (score > best_score or (score == best_score and o.since_ms < best_since)) then
+          best, best_score, best_common, best_since = o, score, common, o.since_ms
+          if score == ceiling then break end
+        end
       end
     end
   end
 end
 
 if best then
-  local bid = tostring(best.user_id)
-  redis.call('ZREM', KEYS[1], bid, uid)
-  redis.call('HDEL', KEYS[2], bid, uid)
-  redis.call('HDEL', KEYS[3], bid, uid)
+  drop(tostring(best.user_id), best)
+  if old then drop(uid, old) end
   if #best_common == 0 then best_common = cjson.decode('[]') end
   return cjson.encode({partner = best, common = best_common, since = me.since_ms})
 end
-if redis.call('ZSCORE', KEYS[1], uid) == false then
-  redis.call('ZADD', KEYS[1], me.since_ms, uid)
-end
-redis.call('HSET', KEYS[2], uid, cjson.encode(me))
-redis.call('HSET', KEYS[3], uid, KEYS[1])
+for _, k in ipairs(lists_of(me)) do redis.call('ZADD', k, 'NX', me.since_ms, uid) end
+redis.call('HSET', ENTRIES, uid, cjson.encode(me))
+redis.call('ZADD', LEASES, me.lease_until_ms, uid)
 return nil
 """
 
-# KEYS: 1 = entries, 2 = user -> queue; ARGV: 1 = user id, 2 = channel or ''
-CANCEL_LUA = """
-local q = redis.call('HGET', KEYS[2], ARGV[1])
-if not q then return 0 end
-if ARGV[2] ~= '' then
-  local raw = redis.call('HGET', KEYS[1], ARGV[1])
-  if raw and cjson.decode(raw).channel ~= ARGV[2] then return 0 end
-end
-redis.call('ZREM', q, ARGV[1])
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
+# ARGV: 2 = user id, 3 = channel or ''
+CANCEL_LUA = COMMON_LUA + """
+local raw = redis.call('HGET', ENTRIES, ARGV[2])
+if not raw then return 0 end
+local e = cjson.decode(raw)
+if ARGV[3] ~= '' and e.channel ~= ARGV[3] then return 0 end
+drop(ARGV[2], e)
 return 1
 """
 
-# KEYS: 1 = the mode's queue, 2 = entries. Counts the entries whose lease still holds.
-WAITING_COUNT_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = 0
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local raw = redis.call('HGET', KEYS[2], id)
-  if raw and cjson.decode(raw).lease_until_ms >= now then n = n + 1 end
-end
+# ARGV: 2 = mode, 3 = user id not to count or ''. The mode queue's size: no scan.
+WAITING_COUNT_LUA = COMMON_LUA + """
+local key = P .. ':queue:' .. ARGV[2]
+local n = redis.call('ZCARD', key)
+if ARGV[3] ~= '' and redis.call('ZSCORE', key, ARGV[3]) then n = n - 1 end
 return n
 """
 
@@ -311,51 +422,52 @@ class RedisMatcher:
     """The queue in Redis, shared by every server process."""
 
     def __init__(self, url: str, prefix: str = "match", interest_wait_s: float | None = None,
-                 lease_s: float | None = None, scan: int = 500):
+                 lease_s: float | None = None, scan: int | None = None):
         self.url = url
         self.prefix = prefix
         self.interest_wait_ms = int(1000 * (interest_wait_s if interest_wait_s is not None
                                             else settings.MATCH_INTEREST_WAIT_SECONDS))
         self.lease_ms = int(1000 * (lease_s if lease_s is not None
                                     else settings.MATCH_LEASE_SECONDS))
-        self.scan = scan
+        self.scan = scan if scan is not None else settings.MATCH_SCAN_WINDOW
         self.entries_key = f"{prefix}:entries"
-        self.where_key = f"{prefix}:where"
+        self.leases_key = f"{prefix}:leases"
+        # Scripts registered once per client (hashing a script on every call cost a find).
+        self._scripts: dict[tuple[int, str], Any] = {}
 
     def _redis(self):  # noqa: ANN202 - redis.asyncio.Redis
         from chat.redis_client import get_redis
 
         return get_redis(self.url)
 
+    async def _run(self, source: str, *args: object) -> Any:
+        redis = self._redis()
+        key = (id(redis), source)
+        script = self._scripts.get(key)
+        if script is None:
+            script = self._scripts[key] = redis.register_script(source)
+        return await script(keys=[self.entries_key, self.leases_key], args=[self.prefix, *args])
+
     def queue_key(self, mode: str) -> str:
         return f"{self.prefix}:queue:{mode}"
 
     async def find_partner(self, seeker: Seeker, renew: bool = False) -> Pairing | str | None:
-        redis = self._redis()
-        script = redis.register_script(FIND_PARTNER_LUA)
-        raw = await script(
-            keys=[self.queue_key(seeker.mode), self.entries_key, self.where_key],
-            args=[seeker.to_json(), self.interest_wait_ms, self.lease_ms, self.scan,
-                  "1" if renew else "0"],
-        )
+        raw = await self._run(FIND_PARTNER_LUA, seeker.to_json(), self.interest_wait_ms,
+                              self.lease_ms, self.scan, "1" if renew else "0", TANDEM_SCORE)
         if raw is None or raw == NOT_QUEUED:
             return raw
         decided = json.loads(raw)
         seeker.since_ms = decided["since"]
         common = decided["common"] if isinstance(decided["common"], list) else []
-        return Pairing(seeker=seeker, waiting=Seeker.from_json(json.dumps(decided["partner"])),
+        return Pairing(seeker=seeker, waiting=Seeker.from_dict(decided["partner"]),
                        common_interests=_order_like(seeker.interests, common))
 
     async def cancel(self, user_id: int, channel: str | None = None) -> bool:
-        redis = self._redis()
-        script = redis.register_script(CANCEL_LUA)
-        return bool(await script(keys=[self.entries_key, self.where_key],
-                                 args=[user_id, channel or ""]))
+        return bool(await self._run(CANCEL_LUA, user_id, channel or ""))
 
-    async def waiting_count(self, mode: str) -> int:
-        redis = self._redis()
-        script = redis.register_script(WAITING_COUNT_LUA)
-        return int(await script(keys=[self.queue_key(mode), self.entries_key]))
+    async def waiting_count(self, mode: str, except_user: int | None = None) -> int:
+        return int(await self._run(WAITING_COUNT_LUA, mode,
+                                   "" if except_user is None else except_user))
 
 
 def _order_like(order: list[str], tags: list[str]) -> list[str]:

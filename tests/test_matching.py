@@ -19,6 +19,7 @@ from chat.matching import (
     RedisMatcher,
     Seeker,
     normalise_interests,
+    now_ms,
 )
 
 MatcherFactory = Callable[..., MemoryMatcher | RedisMatcher]
@@ -346,12 +347,13 @@ async def test_a_renewal_from_a_replaced_socket_is_not_queued(
 async def test_compatible_users_behind_a_long_queue_of_others_still_meet(
         redis_url: str) -> None:
     # Each decision looks at `scan` waiting users; here the first ones are all incompatible.
+    # The first ones speak the same language but have blocked everyone else.
     matcher = RedisMatcher(redis_url, prefix=f"test-match-{uuid.uuid4().hex[:8]}", scan=3)
-    germans = [seeker(lang="de") for _ in range(4)]
-    for german in germans:
-        german.excluded = [g.user_id for g in germans if g is not german]
-        assert await matcher.find_partner(german) is None
     first, second = seeker(lang="en"), seeker(lang="en")
+    blockers = [seeker(lang="en") for _ in range(4)]
+    for blocker in blockers:
+        blocker.excluded = [u.user_id for u in (*blockers, first, second) if u is not blocker]
+        assert await matcher.find_partner(blocker) is None
     assert await matcher.find_partner(first) is None
     assert await matcher.find_partner(second) is None
     for _ in range(100):  # the consumer renews every few seconds
@@ -406,10 +408,18 @@ async def test_non_ascii_interests_are_shared(make_matcher: MatcherFactory) -> N
 
 
 @pytest.mark.django_db
-def test_exclusions_hold_blocks_either_way_and_the_last_partner() -> None:
+def test_exclusions_hold_blocks_either_way_and_the_last_partner_for_a_while(settings) -> None:  # noqa: ANN001
     from accounts.models import User
-    from chat.conversations import block_user, end_conversation, exclusions_for, start_conversation
+    from chat.conversations import (
+        block_user,
+        end_conversation,
+        exclusions_for,
+        last_partner,
+        start_conversation,
+    )
+    from chat.models import Conversation
 
+    settings.LAST_PARTNER_SECONDS = 60
     me, blocked_by_me, blocking_me, old, last, stranger = (
         User.objects.create(username=f"ExclUser{i}") for i in range(6))
     block_user(me.id, blocked_by_me.id, None)
@@ -421,15 +431,64 @@ def test_exclusions_hold_blocks_either_way_and_the_last_partner() -> None:
     start_conversation(latest, "text", me.id, last.id, [])
     end_conversation(latest, "left", last.id)
 
-    excluded = exclusions_for(me.id)
-    assert set(excluded) == {blocked_by_me.id, blocking_me.id, last.id}
-    assert me.id not in excluded
-    assert old.id not in excluded and stranger.id not in excluded
-    # The rule is mutual: the last partner excludes me too, and blocks hold both ways.
-    assert me.id in exclusions_for(last.id)
+    assert set(exclusions_for(me.id)) == {blocked_by_me.id, blocking_me.id}
+    # Blocks hold both ways.
     assert me.id in exclusions_for(blocked_by_me.id)
     assert me.id in exclusions_for(blocking_me.id)
     assert exclusions_for(stranger.id) == []
+    # The last partner, mutually, for LAST_PARTNER_SECONDS after the end.
+    ended = Conversation.objects.get(id=latest).ended_at
+    until = int(ended.timestamp() * 1000) + 60_000
+    assert last_partner(me.id) == (last.id, until)
+    assert last_partner(last.id) == (me.id, until)
+    assert last_partner(stranger.id) is None
+    settings.LAST_PARTNER_SECONDS = 0
+    assert last_partner(me.id) is None
+
+
+async def test_the_partner_just_left_is_offered_again_after_the_last_partner_time(
+        make_matcher: MatcherFactory) -> None:
+    matcher = make_matcher()
+    a, b = seeker(), seeker()
+    until = now_ms() + 400
+    a.last_partner, a.last_partner_until_ms = b.user_id, until
+    b.last_partner, b.last_partner_until_ms = a.user_id, until
+    assert await matcher.find_partner(a) is None
+    assert await matcher.find_partner(b) is None
+    await asyncio.sleep(0.5)
+    # The waiting one's own renewal pairs them once the time is over.
+    assert partner_of(await matcher.find_partner(b, renew=True)) == a.user_id
+
+
+async def test_the_last_partner_rule_holds_from_one_side_alone(
+        make_matcher: MatcherFactory) -> None:
+    matcher = make_matcher()
+    a, b = seeker(), seeker()
+    b.last_partner, b.last_partner_until_ms = a.user_id, now_ms() + 60_000
+    await matcher.find_partner(a)
+    assert await matcher.find_partner(b) is None
+    assert partner_of(await matcher.find_partner(seeker())) == a.user_id
+
+
+async def test_the_count_of_who_is_searching_per_mode(make_matcher: MatcherFactory) -> None:
+    matcher = make_matcher(lease_s=0.3)
+    germans = [seeker(lang="de") for _ in range(3)]
+    for german in germans:
+        german.excluded = [g.user_id for g in germans if g is not german]
+        await matcher.find_partner(german)
+    await matcher.find_partner(seeker(mode="video"))
+    assert await matcher.waiting_count("text") == 3
+    assert await matcher.waiting_count("text", except_user=germans[0].user_id) == 2
+    assert await matcher.waiting_count("video", except_user=germans[0].user_id) == 1
+    assert await matcher.waiting_count("voice") == 0
+    assert partner_of(await matcher.find_partner(seeker(lang="de"))) == germans[0].user_id
+    assert await matcher.waiting_count("text") == 2
+    await matcher.cancel(germans[1].user_id)
+    assert await matcher.waiting_count("text") == 1
+    # A socket that stops renewing stops counting once its lease is over.
+    await asyncio.sleep(0.4)
+    assert await matcher.waiting_count("text") == 0
+    assert await matcher.waiting_count("video") == 0
 
 
 @pytest.mark.django_db
