@@ -26,6 +26,33 @@ _DIGIT_GAP = r"[\s.\-()/_*]{0,3}"
 # a time or a price.
 PHONE_RE = re.compile(rf"(?<![\w+])\+?\s*{_DIGIT}(?:{_DIGIT_GAP}{_DIGIT}){{6,14}}(?!\d)")
 
+# Numbers that only look like phone numbers: dates, times, year ranges, prices, versions,
+# order numbers and scores. They are blanked before the phone pattern runs, so "born
+# 2024-05-12" stays as it is while "555-123-4567" does not. Each needs its own shape (a
+# valid date with one separator twice, a currency sign, a "v", a word such as "order"), so
+# that a bare run of digits is still read as a number to call.
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_YEAR = r"(?:19|20)\d\d"
+_GROUPED = r"\d{1,3}(?:[ .,]\d{3})*(?:[.,]\d{1,2})?"
+_CURRENCY = r"(?:[$€£¥]|eur|euros?|usd|dollars?|yen|gbp|pounds?|reais|chf)"
+NOT_A_PHONE_RE = re.compile(
+    rf"(?<![\d.])(?:{_YEAR}(?P<s1>[-/.]){_MONTH}(?P=s1){_DAY}"
+    rf"|{_DAY}(?P<s2>[-/.]){_MONTH}(?P=s2){_YEAR}|{_MONTH}(?P<s3>[-/.]){_DAY}(?P=s3){_YEAR}"
+    rf"|{_YEAR}\s?[-–]\s?{_YEAR})(?![\d])"
+    r"|(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)"
+    rf"|[$€£¥]\s?{_GROUPED}|(?<![\d.,]){_GROUPED}\s?{_CURRENCY}(?![a-z])"
+    r"|\bv\d+(?:\.\d+)+|\bversion \d+(?:\.\d+)+"
+    r"|\b(?:order|invoice|ticket|tracking|booking|reference|ref|case|receipt)\b"
+    r"[\s#:.a-z]{0,12}?#?\d+"
+    r"|(?<![\d\-–:./])\d{1,3}\s?[-–:]\s?\d{1,3}(?![\d\-–:./])")
+
+
+def _blank_non_phones(folded: str) -> str:
+    """The line with dates, prices and the like blanked out, the same length."""
+    return NOT_A_PHONE_RE.sub(lambda match: "x" * len(match.group()), folded)
+
+
 _AT = r"(?P<at>\s*@\s*|\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
 _DOT = r"(?:\.|\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+)"
 EMAIL_RE = re.compile(
@@ -78,7 +105,7 @@ def contact_spans(folded: str, *, urls: bool) -> list[tuple[int, int, str]]:
             if not spelled_at or spelled_dot or _TLD_RE.fullmatch(match.group("tld")):
                 spans.append((match.start(), match.end(), EMAIL))
     if _may_hold_a_phone_number(folded):
-        for match in PHONE_RE.finditer(folded):
+        for match in PHONE_RE.finditer(_blank_non_phones(folded)):
             start = match.start() + len(match.group()) - len(match.group().lstrip())
             spans.append((start, match.end(), PHONE))
     if _APP_HINT_RE.search(folded):

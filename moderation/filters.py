@@ -234,7 +234,9 @@ def _readings(stream: str) -> set[str]:
     return readings
 
 
-def parse_wordlist(lines: Iterable[str]) -> Iterable[tuple[str, Entry]]:
+def wordlist_entries(lines: Iterable[str]) -> Iterable[tuple[str, str, bool]]:
+    """Each entry of a word list as `(words as the filter reads them, category,
+    inside_words)`."""
     category = DEFAULT_CATEGORY
     for raw in lines:
         line = raw.strip()
@@ -243,10 +245,13 @@ def parse_wordlist(lines: Iterable[str]) -> Iterable[tuple[str, Entry]]:
             continue
         if not line or line.startswith("#"):
             continue
-        inside_words = line.startswith("*")
         stream = read_words(fold(line.lstrip("*"))[0]).stream
-        if not stream:
-            continue
+        if stream:
+            yield stream, category, line.startswith("*")
+
+
+def parse_wordlist(lines: Iterable[str]) -> Iterable[tuple[str, Entry]]:
+    for stream, category, inside_words in wordlist_entries(lines):
         for reading in _readings(stream):
             key, _, runs = collapse(reading)
             yield key, Entry(len(key), tuple(runs), category, inside_words)
@@ -255,10 +260,47 @@ def parse_wordlist(lines: Iterable[str]) -> Iterable[tuple[str, Entry]]:
 @lru_cache(maxsize=1)
 def matcher() -> Matcher:
     """Built once per process from every word list."""
-    keys: list[tuple[str, Entry]] = []
+    return Matcher(parse_wordlist(_wordlist_lines()))
+
+
+def _wordlist_lines() -> Iterable[str]:
     for path in sorted(WORDLIST_DIR.glob("*.txt")):
-        keys.extend(parse_wordlist(path.read_text(encoding="utf-8").splitlines()))
-    return Matcher(keys)
+        yield from path.read_text(encoding="utf-8").splitlines()
+
+
+@lru_cache(maxsize=1)
+def single_words() -> tuple[tuple[str, str], ...]:
+    """The one-word entries of every list, `(word, category)`, for self-censored forms."""
+    return tuple((stream, category) for stream, category, _ in wordlist_entries(
+        _wordlist_lines()) if " " not in stream)
+
+
+# A word with asterisks inside it ("f*ck", "sh*t", "a**hole"); asterisks around a word
+# ("*really*") are emphasis and never match.
+STARRED_RE = re.compile(r"[^\W_]+(?:\*+[^\W_]+)+")
+
+
+def _reads_as(starred: str, word: str) -> bool:
+    """Whether `starred` is `word` (plus a common inflection) with letters starred out."""
+    if len(starred) < len(word) or starred[len(word):] not in SUFFIXES | {""}:
+        return False
+    return all(char in ("*", letter)
+               for char, letter in zip(starred[:len(word)], word, strict=True))
+
+
+def _starred_spans(folded: str) -> list[tuple[int, int, str]]:
+    """Spans of self-censored forms of listed words."""
+    spans = []
+    for match in STARRED_RE.finditer(folded):
+        token = match.group()
+        if len(LETTER_RE.findall(token)) < 2:
+            continue  # "5*3" is arithmetic
+        read = token.translate(LEET)
+        for word, category in single_words():
+            if _reads_as(read, word):
+                spans.append((match.start(), match.end(), category))
+                break
+    return spans
 
 
 def _word_spans(folded: str) -> list[tuple[int, int, str]]:
@@ -320,6 +362,8 @@ def filter_line(text: str) -> FilterResult:
     """The line as the partner may see it, with listed words and contact details masked."""
     folded, index = fold(text)
     spans = _word_spans(folded)
+    if "*" in folded:
+        spans.extend(_starred_spans(folded))
     hits = (harm.scan(folded, {category for _, _, category in spans})
             if settings.HARM_RULES_ENABLED else frozenset())
     if settings.FILTER_MASK_CONTACTS:

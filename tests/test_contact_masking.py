@@ -1,4 +1,6 @@
 """Contact details are masked by default, and ordinary numbers and words are not."""
+from pathlib import Path
+
 import pytest
 
 from moderation.filters import filter_line
@@ -69,3 +71,24 @@ def test_links_are_masked_only_where_the_deployment_asks(settings) -> None:  # n
     assert filter_line(line).text == line
     settings.FILTER_MASK_URLS = True
     assert filter_line(line).text == "look at ********************* and ********"
+
+
+NOT_CONTACTS = [line for line in (Path(__file__).resolve().parent / "data" / "not_contacts.txt")
+                .read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("line", NOT_CONTACTS)
+def test_dates_times_prices_versions_orders_and_scores_stay(line: str) -> None:
+    result = filter_line(line)
+    assert (result.text, result.filtered) == (line, False)
+
+
+@pytest.mark.parametrize(("line", "masked"), [
+    ("born 1990-05-12 call 555-123-4567", "born 1990-05-12 call ************"),
+    ("at 10:30 call 5551234567", "at 10:30 call **********"),
+    ("06-12-34-56-78", "**************"),
+    ("06.12.34.56.78", "**************"),
+    ("my cell: 917-555-0134 on 12/05/2024", "my cell: ************ on 12/05/2024"),
+])
+def test_phone_numbers_next_to_dates_and_times_are_still_masked(line: str, masked: str) -> None:
+    assert filter_line(line).text == masked

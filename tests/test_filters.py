@@ -114,3 +114,25 @@ def test_matcher_finds_overlapping_entries() -> None:
     found = sorted((end, entry.category) for end, entry in matcher.search("ushers"))
     assert found == [(3, "he"), (3, "she"), (5, "hers")]
     assert Matcher([]).search("anything") == []
+
+
+@pytest.mark.parametrize(("line", "masked"), [
+    ("f*ck you", "**** you"),
+    ("sh*t", "****"),
+    ("f**k off", "**** off"),
+    ("what the f*cking hell", "what the ******* hell"),
+    ("you a**hole", "you *******"),
+    ("b*tch please", "***** please"),
+    ("m*erda", "******"),
+])
+def test_self_censored_forms_of_listed_words_are_masked(line: str, masked: str) -> None:
+    assert filter_line(line).text == masked
+
+
+@pytest.mark.parametrize("line", [
+    "5*3=15", "I *love* it", "*important*", "p*ssword reset", "wh*t do you mean",
+    "sh*re this", "a*t class", "2*x + 1", "rate it 4*/5", "**bold** text",
+])
+def test_innocent_words_with_an_asterisk_are_left_alone(line: str) -> None:
+    result = filter_line(line)
+    assert (result.text, result.filtered) == (line, False)
