@@ -65,7 +65,7 @@ def create(inviter_id: int, contact_id: str, mode: str) -> tuple[Invitation, lis
         contact=contact, inviter_id=inviter_id, invitee_id=contact.partner_id(inviter_id),
         mode=mode,
         expires_at=timezone.now() + timedelta(seconds=settings.INVITE_TIMEOUT_SECONDS))
-    return invitation, replaced
+    return Invitation.objects.select_related("inviter").get(pk=invitation.pk), replaced
 
 
 def _settle(invitation_id: str, new_state: str, **who: int) -> Invitation:

@@ -154,7 +154,6 @@ async def on_invite(consumer: Consumer, frame: dict[str, Any]) -> None:
     for old in replaced:
         await withdrawn(consumer, old)
     invitation_id = str(invitation.pk)
-    invitation.inviter.username = consumer.handle  # the frame names the inviter
     reached = await notify_user(other_id, {
         "type": "contacts.invited", "frame": invitations.invited_frame(invitation),
         "expires_in": settings.INVITE_TIMEOUT_SECONDS})
