@@ -44,6 +44,7 @@ UNLIMITED_ENV = {
     "MESSAGE_RATE_LIMIT": "100000/10s",
     "FRAME_RATE_LIMIT": "100000/10s",
     "MAX_SOCKETS_PER_ADDRESS": "100000",
+    "METRICS_TOKEN": "bench",
 }
 
 
@@ -378,3 +379,43 @@ def redis_cpu_probe(url: str) -> dict[str, Any]:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     return {"redis": cpu_seconds}
+
+
+def gc_pauses(server: Server) -> dict[str, float]:
+    """The project process's garbage-collector pauses so far, from its /metrics: count, total
+    seconds and the upper bound of the longest, per generation and all together."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(server.url + "/metrics",
+                                     headers={"Authorization": "Bearer bench"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    out = {"count": 0.0, "seconds": 0.0, "longest_le": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name != "chat_gc_pause_seconds":
+            continue
+        previous: dict[str, float] = {}
+        for sample in family.samples:
+            generation = sample.labels.get("generation", "")
+            if sample.name.endswith("_count"):
+                out["count"] += sample.value
+                out[f"count_gen{generation}"] = sample.value
+            elif sample.name.endswith("_sum"):
+                out["seconds"] += sample.value
+            elif sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                if sample.value > previous.get(generation, 0) and bound != math.inf:
+                    out["longest_le"] = max(out["longest_le"], bound)
+                elif sample.value > previous.get(generation, 0):
+                    out["longest_le"] = math.inf
+                previous[generation] = sample.value
+    return out
+
+
+def gc_pauses_between(before: dict[str, float], after: dict[str, float], seconds: float
+                      ) -> dict[str, float]:
+    """Collections and pause time per second of a step (the longest is over the whole run)."""
+    return {"collections_per_s": round((after["count"] - before["count"]) / seconds, 2),
+            "gen2_collections": after.get("count_gen2", 0) - before.get("count_gen2", 0),
+            "pause_ms_per_s": round(1000 * (after["seconds"] - before["seconds"]) / seconds, 3),
+            "longest_pause_ms_le": round(1000 * after["longest_le"], 2)}

@@ -34,6 +34,8 @@ from bench.common import (  # noqa: E402
     PYTHON,
     Server,
     Servers,
+    gc_pauses,
+    gc_pauses_between,
     log,
     machine,
     print_json,
@@ -125,6 +127,15 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
             f"{' SATURATED' if step['saturated'] else ''}")
 
     rates = [0.0] if closed_loop else args.rate_list
+    profile_step = profile_hook(targets_servers[0], profile, args.duration)
+    gc_before: dict[str, float] = {}
+
+    def before_step(number: int) -> None:
+        if profile_step:
+            profile_step(number)
+        if kind == "daphne" and number == 0:
+            gc_before.update(gc_pauses(targets_servers[0]))
+
     log(f"{kind}x{processes}: {2 * pairs} sockets, "
         + ("closed loop" if closed_loop else f"rates per pair {rates}"))
     try:
@@ -132,8 +143,10 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
             targets, rates, args.duration, drain=args.drain,
             line_length=args.line_length, stop_when_saturated=args.max and not closed_loop,
             p99_limit_ms=args.p99_limit_ms, cpu_probes=probes, on_step=on_step,
-            before_step=profile_hook(targets_servers[0], profile, args.duration),
-            closed_loop=closed_loop))
+            before_step=before_step, closed_loop=closed_loop))
+        if kind == "daphne":
+            result["gc"] = gc_pauses_between(gc_before, gc_pauses(targets_servers[0]),
+                                             args.duration)
     finally:
         for server in targets_servers:
             server.stop()
@@ -240,6 +253,15 @@ def round_figures(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, float |
             "lines lost + duplicated + reordered": faults(raw["steady"][name],
                                                           raw["peak"][name]),
         }
+        if name == "project":
+            gc_steady, gc_peak = raw["steady"][name]["gc"], raw["peak"][name]["gc"]
+            values |= {
+                "GC pause ms per s (steady)": gc_steady["pause_ms_per_s"],
+                "GC collections per s (steady)": gc_steady["collections_per_s"],
+                "gen-2 collections in the step (steady)": gc_steady["gen2_collections"],
+                "longest GC pause ms, at most (steady run)": gc_steady["longest_pause_ms_le"],
+                "GC pause ms per s (peak)": gc_peak["pause_ms_per_s"],
+            }
         for figure, value in values.items():
             out.setdefault(figure, {})[name] = value
     two = raw["peak"]["project x2"]

@@ -7,6 +7,7 @@ shared between processes and nothing needs prometheus_client's file-based multip
 - per process, counted on the way: lines relayed (counter), the server's time per line from
   the frame's arrival to the partner's copy handed on (histogram), find -> matched
   (histogram);
+- per process, garbage-collector pauses by generation (histogram);
 - per process, read when scraped (nothing on the line path): sockets, by state (idle,
   searching, in a conversation: `sum(chat_sockets{state="in_conversation"}) / 2` is the
   number of live conversations);
@@ -19,10 +20,12 @@ off.
 """
 from __future__ import annotations
 
+import gc
 import hmac
 import ipaddress
 import os
 import socket
+import time
 from collections.abc import Iterable, Iterator
 
 from asgiref.sync import sync_to_async
@@ -55,6 +58,10 @@ _match_seconds = Histogram(
     "chat_find_to_match_seconds", "Time from a socket's find to its matched frame",
     ["process"], registry=REGISTRY,
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+_gc_seconds = Histogram(
+    "chat_gc_pause_seconds", "Garbage-collector pauses of this process, by generation",
+    ["process", "generation"], registry=REGISTRY,
+    buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
 _searching = Gauge("chat_searching_users", "Users in the matching queue (whole site)",
                    ["process", "mode"], registry=REGISTRY)
 _backlog = Gauge("chat_analysis_backlog", "Relayed lines waiting for analysis (whole site)",
@@ -93,6 +100,20 @@ def observe_line(seconds: float) -> None:
 
 def observe_match(seconds: float) -> None:
     MATCH_SECONDS.observe(seconds)
+
+
+def watch_gc() -> None:
+    """Time every garbage collection of this process (a pause of the whole event loop)."""
+    children = [_gc_seconds.labels(PROCESS, str(generation)) for generation in range(3)]
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            children[info["generation"]].observe(time.perf_counter() - started[0])
+
+    gc.callbacks.append(on_gc)
 
 
 def allowed(request: HttpRequest) -> bool:

@@ -7,8 +7,21 @@ delivered, and a gap that does not close by itself is filled from the conversati
 """
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
+
+
+def to_json(value: Any) -> str:
+    """JSON text of a frame or a logged line, made once per use: orjson (a twentieth of the
+    json module's time, UTF-8 unescaped); the json module, escaping to ASCII, only for what
+    orjson refuses, such as a lone surrogate, which no UTF-8 encoder would take either."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"))
 
 
 def message_id(conversation_id: str, seq: int) -> str:
