@@ -255,8 +255,10 @@ class MemoryMatcher:
 
 # Shared by the scripts. KEYS: 1 = entries (hash user id -> json), 2 = leases (zset user id ->
 # lease end); ARGV[1] = the key prefix. An entry is filed, by arrival, in its mode's queue
-# (`queue:<mode>`, whose size is the count of who is searching) and in one language list:
-# `lang:<mode>:<lang>` or `nolang:<mode>`, plus `practice:<mode>:<lang>` for who practises.
+# (`queue:<mode>`, whose size is the count of who is searching), in one language list
+# (`lang:<mode>:<lang>` or `nolang:<mode>`), in `practice:<mode>:<lang>` for who practises, in
+# `tag:<mode>:<interest>` for each interest, and in `plain:<mode>` without interests. A decision
+# looks only at the lists where a partner can be, so a long queue of others costs nothing.
 COMMON_LUA = """
 local P, ENTRIES, LEASES = ARGV[1], KEYS[1], KEYS[2]
 local t = redis.call('TIME')
@@ -266,7 +268,12 @@ local function lists_of(e)
   local l = {P .. ':queue:' .. e.mode}
   local lang, practice = str(e.lang), str(e.practice)
   l[2] = lang and (P .. ':lang:' .. e.mode .. ':' .. lang) or (P .. ':nolang:' .. e.mode)
-  if practice then l[3] = P .. ':practice:' .. e.mode .. ':' .. practice end
+  if practice then table.insert(l, P .. ':practice:' .. e.mode .. ':' .. practice) end
+  if type(e.interests) == 'table' and #e.interests > 0 then
+    for _, tag in ipairs(e.interests) do table.insert(l, P .. ':tag:' .. e.mode .. ':' .. tag) end
+  else
+    table.insert(l, P .. ':plain:' .. e.mode)
+  end
   return l
 end
 local function drop(id, e)
@@ -331,16 +338,26 @@ if type(me.interests) == 'table' then for _, v in ipairs(me.interests) do my_tag
 local my_open = open(me)
 local ceiling = count(me.interests) + (my_practice and TANDEM or 0)
 
--- Where a partner can be: who speaks the practised language; else who speaks mine, who gave
--- none, and who practises mine; a seeker without a language: who gave none, then anyone.
-local lists
-if my_practice then
-  lists = {P .. ':lang:' .. M .. ':' .. my_practice}
-elseif my_lang then
-  lists = {P .. ':lang:' .. M .. ':' .. my_lang, P .. ':nolang:' .. M,
-           P .. ':practice:' .. M .. ':' .. my_lang}
-else
-  lists = {P .. ':nolang:' .. M, P .. ':queue:' .. M}
+-- Where a partner can be: who shares an interest; then, once open to anyone, who has no
+-- interests, and by language: who speaks the practised language; else who speaks mine, who
+-- gave none, and who practises mine; a seeker without a language: who gave none, then anyone.
+-- (Those with interests who are open to anyone have waited longest: the front of a list.)
+local lists = {}
+if type(me.interests) == 'table' then
+  for _, tag in ipairs(me.interests) do table.insert(lists, P .. ':tag:' .. M .. ':' .. tag) end
+end
+if my_open then
+  table.insert(lists, P .. ':plain:' .. M)
+  if my_practice then
+    table.insert(lists, P .. ':lang:' .. M .. ':' .. my_practice)
+  elseif my_lang then
+    table.insert(lists, P .. ':lang:' .. M .. ':' .. my_lang)
+    table.insert(lists, P .. ':nolang:' .. M)
+    table.insert(lists, P .. ':practice:' .. M .. ':' .. my_lang)
+  else
+    table.insert(lists, P .. ':nolang:' .. M)
+    table.insert(lists, P .. ':queue:' .. M)
+  end
 end
 
 local best, best_score, best_common, best_since = nil, -1, nil, nil

@@ -365,6 +365,21 @@ async def test_compatible_users_behind_a_long_queue_of_others_still_meet(
     assert await matcher.waiting_count("text") == 4
 
 
+async def test_a_partner_sharing_an_interest_is_found_at_once_behind_a_long_queue(
+        redis_url: str) -> None:
+    # Each decision looks at `scan` waiting users per list; the ones in front wait for their
+    # own interests, so only the interest's own list can bring the pair together at once.
+    matcher = RedisMatcher(redis_url, prefix=f"test-match-{uuid.uuid4().hex[:8]}", scan=3,
+                           interest_wait_s=60)
+    for n in range(6):
+        assert await matcher.find_partner(seeker(lang="en", interests=[f"topic {n}"])) is None
+    chess = seeker(lang="en", interests=["chess"])
+    assert await matcher.find_partner(chess) is None
+    result = await matcher.find_partner(seeker(lang="en", interests=["jazz", "chess"]))
+    assert partner_of(result) == chess.user_id
+    assert await matcher.waiting_count("text") == 6
+
+
 async def test_two_matchers_on_one_redis_share_the_queue(redis_url: str) -> None:
     prefix = f"test-match-{uuid.uuid4().hex[:8]}"
     one, two = RedisMatcher(redis_url, prefix=prefix), RedisMatcher(redis_url, prefix=prefix)
