@@ -52,10 +52,11 @@ def pseudonymise_moderation_records(user: User, pseudonym: str) -> None:
                     for line in report.evidence]
         if evidence != report.evidence:
             Report.objects.filter(pk=report.pk).update(evidence=evidence)
-    # The decision log is append-only; replacing the handle of an erased account is the one
-    # change it allows, so the guarded manager is bypassed on purpose here.
+    # The decision log is append-only (moderation migration 0007's trigger): the one change
+    # it allows is clearing the subject of an erased account while its handle becomes the
+    # pseudonym, in one statement, so the guarded manager is bypassed on purpose here.
     models.QuerySet.update(Decision.objects.filter(subject_id=user.pk),
-                           subject_handle=pseudonym)
+                           subject_handle=pseudonym, subject=None)
 
 
 def delete_account(user_id: int) -> bool:
@@ -65,11 +66,13 @@ def delete_account(user_id: int) -> bool:
         return False
     # An inactive user can neither log in nor open a new socket while the erasure runs.
     User.objects.filter(pk=user_id).update(is_active=False)
-    close_live_socket(user_id)
     erase_history(user_id)
     with transaction.atomic():
         pseudonymise_moderation_records(user, pseudonym_for(user_id))
         user.blocks_made.all().delete()
         user.delete()
+        # The live socket is told once the account is really gone (a rolled-back erasure
+        # leaves it chatting); robust: a channel layer that is down does not undo the erasure.
+        transaction.on_commit(lambda: close_live_socket(user_id), robust=True)
     log.info("account %s deleted", user_id)
     return True
