@@ -16,6 +16,7 @@ import orjson
 from django.conf import settings
 
 from chat.matching import MODES, normalise_interest, normalise_interests
+from moderation.filters import name_problem
 from moderation.reports import NOTE_MAX_LENGTH, REASONS
 
 LANG_MAX_LENGTH = 16
@@ -69,6 +70,11 @@ def _parse_find(frame: dict[str, Any]) -> dict[str, Any]:
     if not all(1 <= len(normalise_interest(tag)) <= settings.MAX_INTEREST_LENGTH
                for tag in interests):
         raise _bad(f"each interest is 1 to {settings.MAX_INTEREST_LENGTH} characters")
+    # The same word lists as lines and handles; refused rather than dropped, so that the
+    # person sees why (docs/protocol-extensions.md, "Interests through the filter").
+    for position, tag in enumerate(interests, start=1):
+        if name_problem(tag, reserved=False):
+            raise _bad(f"interest {position} may not contain offensive words")
     lang = _language(frame, "lang")
     practice = _language(frame, "practice")
     if practice and not lang:

@@ -163,11 +163,19 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.AdultSignupForm"
+# Signup and login pass the same ban check as every other door (moderation.doors).
+ACCOUNT_ADAPTER = "moderation.doors.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 # Handles (usernames) are checked by accounts.handles.HandleValidator with these limits.
 HANDLE_MIN_LENGTH = env_int("HANDLE_MIN_LENGTH", 3)
 HANDLE_MAX_LENGTH = min(env_int("HANDLE_MAX_LENGTH", 30), 150)  # the column holds 150
 ACCOUNT_USERNAME_MIN_LENGTH = HANDLE_MIN_LENGTH
+# Characters and length (accounts.handles), then words and staff-like names (moderation).
+ACCOUNT_USERNAME_VALIDATORS = "moderation.filters.HANDLE_VALIDATORS"
+HANDLE_RESERVED_NAMES = env_list(
+    "HANDLE_RESERVED_NAMES",
+    "admin,administrator,moderator,mod,mods,support,system,official,staff,root,sysop,"
+    "helpdesk,operator,strangers")
 ACCOUNT_PREVENT_ENUMERATION = True
 EMAIL_BACKEND = env.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
@@ -230,11 +238,14 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 GUEST_RETENTION_DAYS = env_int("GUEST_RETENTION_DAYS", 30)
 REPORT_RATE_LIMIT = env.get("REPORT_RATE_LIMIT", "10/h")
 # Moderation: the preset durations moderators pick from (m, h, d), and how long a ban refuses
-# new guest sign-ups from the address the banned account last signed in from (only a keyed
-# hash of it is kept, in the cache, for that long).
+# new accounts (guest, signup) from the address the banned account last signed in from (only
+# a keyed hash of it is kept, in the cache, for that long; 0 turns the address part off).
 BAN_DURATIONS = env_list("BAN_DURATIONS", "1h,24h,7d,30d")
 MUTE_DURATIONS = env_list("MUTE_DURATIONS", "1h,24h,7d")
-BAN_ADDRESS_HOURS = env_int("BAN_ADDRESS_HOURS", 72)
+BAN_ADDRESS_HOURS = env_int("BAN_ADDRESS_HOURS", 24)
+# A refused browser carries a signed marker naming the banned account for this long; accounts
+# made after the ban from that browser are refused while the ban is in force.
+BAN_MARKER_DAYS = env_int("BAN_MARKER_DAYS", 365)
 MAX_SOCKETS_PER_ADDRESS = env_int("MAX_SOCKETS_PER_ADDRESS", 20)
 MATCH_INTEREST_WAIT_SECONDS = env_int("MATCH_INTEREST_WAIT_SECONDS", 10)
 MATCH_LEASE_SECONDS = env_int("MATCH_LEASE_SECONDS", 15)

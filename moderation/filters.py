@@ -33,7 +33,10 @@ from pathlib import Path
 
 import ahocorasick
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
 
+from accounts.handles import HandleValidator
 from moderation import contacts, harm
 
 WORDLIST_DIR = Path(__file__).resolve().parent / "wordlists"
@@ -382,3 +385,56 @@ def readable(text: str) -> str:
     """The line's words as the filter reads them (folded, leetspeak read), for the classifier,
     which was trained on plain text and would miss "sh!t" or "fυck"."""
     return read_words(fold(text)[0]).stream
+
+
+# ---- names: handles and interests go through the same word lists ----
+
+CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])")
+NAME_SEPARATORS_RE = re.compile(r"[_\-.\s]+")
+NAME_DIGITS_RE = re.compile(r"\d+")
+
+
+def _reserved_readings(words: list[str]) -> set[str]:
+    """Each word and the words run together, with "1" read as i and as l, digits at the ends
+    dropped: "Adm1n", "m0derator", "ad_min" and "admin2" all read as what they imitate."""
+    readings = set()
+    for word in [*words, "".join(words)]:
+        bare = word.strip("0123456789")
+        readings.update({bare.replace("1", "i"), bare.replace("1", "l")})
+    return readings
+
+
+def name_problem(name: str, *, reserved: bool) -> str | None:
+    """Why a handle (`reserved`: also staff-like names) or an interest may not be used, or
+    None. "FuckFace", "you_suck" and "sh*thead" are read as the words they are made of."""
+    spaced = NAME_SEPARATORS_RE.sub(" ", CAMEL_RE.sub(" ", name))
+    folded = fold(spaced)[0]
+    # Read whole ("fuckface", "sh1thead") and with digits cut off ("retard99").
+    readings = (folded, fold(name)[0], NAME_DIGITS_RE.sub(" ", folded))
+    if any(_word_spans(reading) for reading in readings) or (
+            "*" in folded and _starred_spans(folded)):
+        return "may not contain offensive words"
+    if reserved:
+        words = read_words(folded).stream.split()
+        taken = _reserved_readings(words) & {n.lower() for n in settings.HANDLE_RESERVED_NAMES}
+        if taken:
+            return f"reads as \"{min(taken)}\", which is reserved for the site's staff"
+    return None
+
+
+@deconstructible
+class HandleContentValidator:
+    """No offensive words and no staff-like names in a handle (sign-up, through allauth's
+    ACCOUNT_USERNAME_VALIDATORS = "moderation.filters.HANDLE_VALIDATORS")."""
+
+    def __call__(self, value: str) -> None:
+        problem = name_problem(value, reserved=True)
+        if problem:
+            raise ValidationError(f"This handle {problem}. Choose another one.",
+                                  code="handle_content")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HandleContentValidator)
+
+
+HANDLE_VALIDATORS = [HandleValidator(), HandleContentValidator()]
