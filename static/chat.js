@@ -4,6 +4,7 @@
 // never as HTML.
 
 import { Call, COULD_NOT_CONNECT, getLocalMedia, mediaErrorMessage } from "./call.js";
+import { Keeping } from "./keeping.js";
 import { CLOSE, LiveSocket } from "./socket.js";
 
 const MAX_INTERESTS = 10;
@@ -14,8 +15,18 @@ const TYPING_SHOWN_MS = 6000;
 const ESC_TWICE_MS = 1500;
 const NOTICE_MS = 6000;
 const CHOICES_KEY = "chat.choices";
-// Per tab, so that a reload can resume the conversation this tab was in.
+// Shared by the tabs of one account, so that a reload or a second tab resumes the
+// conversation (PROTOCOL.md, "Reconnecting"); the account's handle is part of the key.
 const CONVERSATION_KEY = "chat.conversation";
+// Per tab: the half-typed line survives a reload.
+const DRAFT_KEY = "chat.draft";
+const SOUND_KEY = "chat.sound";
+const NOTIFY_KEY = "chat.notify";
+// How close to the bottom (px) still counts as "reading the newest lines".
+const STICK_PX = 48;
+// After this long without a match, suggest widening the search.
+const WIDEN_HINT_MS = 20000;
+const PARTNER = "Stranger";
 
 const app = document.getElementById("chat-app");
 const $ = (id) => document.getElementById(id);
@@ -24,6 +35,7 @@ const el = {
   tagList: $("tag-list"),
   interestInput: $("interest-input"),
   lang: $("lang"),
+  practice: $("practice"),
   start: $("start"),
   keepHistory: $("keep-history"),
   keepHistoryNote: $("keep-history-note"),
@@ -49,7 +61,15 @@ const el = {
   reportForm: $("report-form"),
   reportNote: $("report-note"),
   reportCancel: $("report-cancel"),
+  rulesPrompt: $("rules-prompt"),
+  searchInfo: $("search-info"),
+  newLines: $("new-lines"),
+  remoteCameraOff: $("remote-camera-off"),
+  remoteMuted: $("remote-muted"),
+  sound: $("sound"),
+  notify: $("notify"),
 };
+const baseTitle = document.title;
 
 // What the page knows; the socket's frames are the only thing that changes `phase`.
 const state = {
@@ -70,6 +90,15 @@ const state = {
   choices: null, // the choices of the last find, reused by Next
   shownConversation: null, // the conversation whose opening lines the transcript shows
   blocking: false,
+  blocked: false, // the current or last partner is blocked
+  replaced: false, // another tab took over this account's socket
+  unread: 0, // lines and matches that arrived while the tab was hidden
+  stick: true, // the transcript follows new lines (the person has not scrolled up)
+  unseenLines: 0, // lines below the view while scrolled up
+  searchingSince: 0,
+  searchTimer: null,
+  queueCount: null,
+  justLeft: false, // the last search began right after a conversation
 };
 
 // ---- small view helpers
@@ -99,12 +128,31 @@ function systemLine(text, kind = "system") {
   item.className = kind;
   item.textContent = text;
   el.transcript.append(item);
-  scrollToEnd();
+  followNewLine(true);
   return item;
 }
 
 function scrollToEnd() {
   el.transcript.scrollTop = el.transcript.scrollHeight;
+  state.stick = true;
+  state.unseenLines = 0;
+  el.newLines.hidden = true;
+}
+
+function atBottom() {
+  const t = el.transcript;
+  return t.scrollHeight - t.scrollTop - t.clientHeight <= STICK_PX;
+}
+
+// A new line scrolls into view unless the person scrolled up to read; then a pill counts it.
+function followNewLine(force = false) {
+  if (force || state.stick) {
+    scrollToEnd();
+    return;
+  }
+  state.unseenLines += 1;
+  el.newLines.textContent = state.unseenLines === 1 ? "1 new message ↓" : `${state.unseenLines} new messages ↓`;
+  el.newLines.hidden = false;
 }
 
 function timeOf(ts) {
@@ -115,10 +163,15 @@ function timeOf(ts) {
 function fillLine(item, frame) {
   item.className = `line ${frame.from === "me" ? "mine" : "theirs"}`;
   item.replaceChildren();
+  // Screen readers hear who said it; the bubble's side shows it to the eye.
+  const who = document.createElement("span");
+  who.className = "visually-hidden";
+  who.textContent = frame.from === "me" ? "You: " : `${PARTNER}: `;
   const text = document.createElement("span");
   text.className = "text";
+  text.dir = "auto";
   text.textContent = frame.text;
-  item.append(text);
+  item.append(who, text);
   const meta = document.createElement("span");
   meta.className = "meta";
   meta.textContent = timeOf(frame.ts);
@@ -135,23 +188,36 @@ function fillLine(item, frame) {
 }
 
 function partnerName() {
-  return state.conversation?.partner?.handle || "Stranger";
+  return PARTNER;
 }
 
 function updateControls() {
   const chatting = state.phase === "chatting";
   const live = state.connected && !state.resuming;
-  el.message.disabled = !(chatting && live);
+  // While searching the box already holds the focus (read-only), so that the first key after
+  // a match lands in it.
+  el.message.disabled = !((chatting || state.phase === "searching") && live);
+  el.message.readOnly = !chatting;
+  el.message.placeholder = chatting ? "Type a message…" : "You can type once someone is found…";
   el.send.disabled = !(chatting && live);
-  // Start begins a search; this button stops one or moves on to the next stranger.
-  el.next.hidden = state.phase !== "searching" && state.phase !== "chatting";
+  // Start begins a search; this button stops one, moves on, or starts the next one in place.
+  el.next.hidden = !["searching", "chatting", "ended"].includes(state.phase);
   el.next.disabled = !live;
-  el.next.textContent = state.phase === "searching" ? "Stop" : "Next";
-  el.next.title = state.phase === "searching" ? "Stop looking" : "Leave and meet someone new (Esc Esc)";
+  el.next.textContent = { searching: "Stop", chatting: "Next", ended: "New chat" }[state.phase] || "Next";
+  el.next.title = { searching: "Stop looking", chatting: "Leave and meet someone new (Esc Esc)",
+    ended: "Meet someone new with the same choices" }[state.phase] || "";
   el.report.hidden = el.block.hidden = !state.canReport || state.phase === "gone";
-  el.report.disabled = el.block.disabled = !live;
-  el.start.disabled = !live || state.phase === "searching" || state.phase === "chatting" || state.phase === "gone";
+  el.report.disabled = !live;
+  el.block.disabled = !live || state.blocked;
+  if (state.blocked) el.block.textContent = "Blocked";
+  const rulesPending = Boolean(el.rulesPrompt);
+  el.start.disabled = rulesPending || !live || state.phase === "searching" || state.phase === "chatting" || state.phase === "gone";
   app.dataset.phase = state.phase;
+}
+
+// After Start, Next, a match or a resume: the message box, so typing needs no click.
+function focusComposer() {
+  if (!el.message.disabled && document.activeElement !== el.message) el.message.focus({ preventScroll: true });
 }
 
 // ---- interests, language and mode
@@ -205,7 +271,37 @@ function selectedMode() {
 function currentChoices() {
   addInterests(el.interestInput.value);
   el.interestInput.value = "";
-  return { mode: selectedMode(), interests: [...state.interests], lang: el.lang.value || null };
+  return {
+    mode: selectedMode(), interests: [...state.interests], lang: el.lang.value || null,
+    practice: el.practice.value || null,
+  };
+}
+
+// ---- language exchange: the practice choice and what a match says about it
+
+const languageNames = new Intl.DisplayNames(["en"], { type: "language" });
+
+function languageName(code) {
+  try {
+    return languageNames.of(code) || code;
+  } catch {
+    return code;
+  }
+}
+
+function fillPracticeChoices() {
+  for (const option of el.lang.options) {
+    if (option.value) el.practice.append(new Option(option.text, option.value));
+  }
+}
+
+function exchangeLine(frame) {
+  const practice = frame.practice;
+  if (!practice) return null;
+  const name = languageName(practice);
+  const speaker = `You practise ${name} with ${/^[AEIOU]/.test(name) ? "an" : "a"} ${name} speaker`;
+  const lang = state.choices?.lang;
+  return frame.tandem && lang ? `${speaker} who practises ${languageName(lang)}.` : `${speaker}.`;
 }
 
 function saveChoices(choices) {
@@ -226,6 +322,7 @@ function restoreChoices() {
   if (!saved) return;
   state.interests = (saved.interests || []).filter((t) => typeof t === "string").slice(0, MAX_INTERESTS);
   if ([...el.lang.options].some((o) => o.value === saved.lang)) el.lang.value = saved.lang || "";
+  if ([...el.practice.options].some((o) => o.value === saved.practice)) el.practice.value = saved.practice || "";
   const radio = el.setup.querySelector(`input[name=mode][value="${CSS.escape(saved.mode || "text")}"]`);
   if (radio) radio.checked = true;
 }
@@ -234,6 +331,12 @@ function restoreChoices() {
 
 async function find(choices) {
   if (!state.connected) return;
+  if (choices.practice && !choices.lang) {
+    notice("Choose the language you speak, so that a partner can practise it with you.", { kind: "error", key: "practice" });
+    el.lang.focus();
+    return;
+  }
+  dismissNotice("practice");
   state.choices = choices;
   saveChoices(choices);
   if (choices.mode !== "text" && !state.media) {
@@ -249,7 +352,39 @@ async function find(choices) {
     showCallArea(choices.mode);
     el.localVideo.srcObject = choices.mode === "video" ? state.media : null;
   }
-  state.socket.send({ type: "find", mode: choices.mode, interests: choices.interests, lang: choices.lang });
+  // queue_status: the server then tells how many others look in this mode (an extension).
+  state.socket.send({ type: "find", mode: choices.mode, interests: choices.interests, lang: choices.lang, practice: choices.practice, queue_status: true });
+}
+
+// ---- while searching: how many others look, the last-partner rule, a hint to widen
+
+function showSearchInfo() {
+  clearTimeout(state.searchTimer);
+  if (state.phase !== "searching") {
+    el.searchInfo.hidden = true;
+    return;
+  }
+  const parts = [];
+  const mode = state.choices?.mode || "text";
+  if (state.queueCount === 0) parts.push(`Nobody else is looking for a ${mode} chat right now.`);
+  else if (state.queueCount === 1) parts.push(`1 other person is looking for a ${mode} chat.`);
+  else if (state.queueCount > 1) parts.push(`${state.queueCount} others are looking for a ${mode} chat.`);
+  if (state.justLeft) {
+    const seconds = Number(app.dataset.lastPartnerSeconds) || 60;
+    parts.push(`You are not matched again with the person you just left for ${seconds} s.`);
+  }
+  const waited = Date.now() - state.searchingSince;
+  if (waited >= WIDEN_HINT_MS) {
+    const narrow = [];
+    if (state.choices?.interests?.length) narrow.push("fewer interests");
+    if (state.choices?.lang) narrow.push("“Any language”");
+    if (narrow.length) parts.push(`Still looking. Try ${narrow.join(" or ")} to meet someone sooner.`);
+    else parts.push("Still looking. Few people are here right now; keep this tab open and we will tell you.");
+  } else {
+    state.searchTimer = setTimeout(showSearchInfo, WIDEN_HINT_MS - waited + 50);
+  }
+  el.searchInfo.textContent = parts.join(" ");
+  el.searchInfo.hidden = parts.length === 0;
 }
 
 function searchingText() {
@@ -278,6 +413,7 @@ function next() {
     state.findAfterEnd = true;
     endCall();
     state.socket.send({ type: "leave" });
+    focusComposer();
     return;
   }
   find(state.choices || currentChoices());
@@ -285,21 +421,36 @@ function next() {
 
 // ---- conversation
 
-function rememberConversation() {
+function conversationKey() {
+  return `${CONVERSATION_KEY}.${app.dataset.handle}`;
+}
+
+function rememberConversation({ leftAt = null } = {}) {
+  // A tab that another tab replaced no longer speaks for the account.
+  if (state.replaced) return;
   try {
-    if (state.conversation) sessionStorage.setItem(CONVERSATION_KEY, JSON.stringify(state.conversation));
-    else sessionStorage.removeItem(CONVERSATION_KEY);
+    if (state.conversation) {
+      localStorage.setItem(conversationKey(), JSON.stringify({ ...state.conversation, leftAt }));
+    } else {
+      localStorage.removeItem(conversationKey());
+    }
   } catch {
     // Without storage a reload starts afresh; the partner is told the page left.
   }
 }
 
 function restoreConversation() {
+  let saved = null;
   try {
-    state.conversation = JSON.parse(sessionStorage.getItem(CONVERSATION_KEY) || "null");
+    saved = JSON.parse(localStorage.getItem(conversationKey()) || "null");
   } catch {
-    state.conversation = null;
+    saved = null;
   }
+  // A page closed longer ago than the grace window: that conversation is over.
+  const graceMs = (Number(app.dataset.graceSeconds) || 15) * 1000;
+  if (saved && saved.leftAt && Date.now() - saved.leftAt > graceMs) saved = null;
+  if (saved) delete saved.leftAt;
+  state.conversation = saved;
   if (state.conversation) {
     state.phase = "chatting";
     state.resuming = true;
@@ -326,22 +477,30 @@ function beginConversation(frame) {
     state.pending.clear();
     state.lastMessageId = null;
     el.transcript.replaceChildren();
-    systemLine(`You are now chatting with ${partnerName()}. Say hi!`);
+    state.blocked = false;
+    el.block.textContent = "Block";
+    systemLine("You are now chatting with a stranger. Say hi!");
+    const exchange = exchangeLine(frame);
+    if (exchange) systemLine(exchange, "system exchange");
     if (state.conversation.partner.keeps_history) {
       systemLine(`${partnerName()} keeps a transcript of this chat`, "system warning keeps-history");
     }
   }
+  state.justLeft = false;
+  showSearchInfo();
   setStatus(connectedText());
   showTyping(false);
 }
 
 function connectedText() {
   const common = state.conversation?.commonInterests || [];
-  const base = `Connected to ${partnerName()}`;
+  const base = "Chatting with a stranger";
   return common.length ? `${base} — you both like ${bothText(common)}` : base;
 }
 
 function endConversation(text) {
+  const wasChatting = state.phase === "chatting";
+  state.justLeft = wasChatting;
   state.phase = "ended";
   state.conversation = null;
   state.resuming = false;
@@ -353,6 +512,10 @@ function endConversation(text) {
   state.pending.clear();
   setStatus(text);
   systemLine(text);
+  // "New chat" takes the place of Next; a keyboard user lands on it.
+  if (wasChatting && (document.activeElement === el.message || document.activeElement === document.body)) {
+    queueMicrotask(() => { if (!el.next.hidden && !el.next.disabled) el.next.focus(); });
+  }
 }
 
 function renderMessage(frame) {
@@ -372,8 +535,11 @@ function renderMessage(frame) {
     fillLine(item, frame);
     el.transcript.append(item);
   }
-  if (frame.from === "partner") showTyping(false);
-  scrollToEnd();
+  if (frame.from === "partner") {
+    showTyping(false);
+    attention("line");
+  }
+  followNewLine(frame.from === "me");
 }
 
 function sendMessage() {
@@ -388,8 +554,95 @@ function sendMessage() {
   el.transcript.append(item);
   scrollToEnd();
   el.message.value = "";
+  saveDraft();
   autoGrow();
   stopTyping();
+}
+
+// ---- the half-typed line, kept across a reload of this tab
+
+function saveDraft() {
+  try {
+    if (el.message.value) sessionStorage.setItem(DRAFT_KEY, el.message.value);
+    else sessionStorage.removeItem(DRAFT_KEY);
+  } catch {
+    // Without storage the draft is simply not kept.
+  }
+}
+
+function restoreDraft() {
+  try {
+    el.message.value = sessionStorage.getItem(DRAFT_KEY) || "";
+  } catch {
+    el.message.value = "";
+  }
+}
+
+// ---- attention while the tab is in the background: title badge, sound, notification
+
+let audioContext = null;
+
+function preference(key, fallback) {
+  try {
+    const value = localStorage.getItem(key);
+    return value === null ? fallback : value === "true";
+  } catch {
+    return fallback;
+  }
+}
+
+function setPreference(key, value) {
+  try {
+    localStorage.setItem(key, String(value));
+  } catch {
+    // Not remembered; it still holds for this page.
+  }
+}
+
+function beep() {
+  if (!preference(SOUND_KEY, true)) return;
+  try {
+    audioContext = audioContext || new AudioContext();
+    const oscillator = audioContext.createOscillator();
+    const gain = audioContext.createGain();
+    oscillator.frequency.value = 660;
+    gain.gain.setValueAtTime(0.08, audioContext.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audioContext.currentTime + 0.25);
+    oscillator.connect(gain).connect(audioContext.destination);
+    oscillator.start();
+    oscillator.stop(audioContext.currentTime + 0.25);
+  } catch {
+    // No audio device, or the browser wants a gesture first: the title badge still shows.
+  }
+}
+
+function attention(kind) {
+  if (!document.hidden) return;
+  state.unread += 1;
+  document.title = `(${state.unread}) ${baseTitle}`;
+  beep();
+  if (preference(NOTIFY_KEY, false) && "Notification" in window && Notification.permission === "granted") {
+    // The text of a line stays in the page: a notification may show on a locked screen.
+    const body = { match: "You are now chatting with a stranger.", invite: "A contact invites you to talk.",
+      letter: "A contact wrote you a letter." }[kind] || "The stranger wrote to you.";
+    const note = new Notification("Strangers", { body, tag: "chat", icon: "/static/favicon.svg" });
+    note.onclick = () => { window.focus(); note.close(); };
+  }
+}
+
+function clearAttention() {
+  if (document.hidden) return;
+  state.unread = 0;
+  document.title = baseTitle;
+}
+
+function renderAlertToggles() {
+  el.sound.setAttribute("aria-pressed", String(preference(SOUND_KEY, true)));
+  el.sound.textContent = preference(SOUND_KEY, true) ? "Sound on" : "Sound off";
+  const notifying = preference(NOTIFY_KEY, false) && "Notification" in window && Notification.permission === "granted";
+  el.notify.setAttribute("aria-pressed", String(notifying));
+  el.notify.textContent = notifying ? "Notifications on" : "Notifications off";
+  el.notify.hidden = !("Notification" in window);
 }
 
 // ---- typing indicator
@@ -437,10 +690,36 @@ function showCallArea(mode) {
   el.call.dataset.mode = mode;
   el.camera.hidden = mode !== "video";
   el.localVideo.hidden = mode !== "video";
+  if (!state.call) {
+    // No call yet: the labels say so instead of repeating the last call's state.
+    el.call.dataset.state = "waiting";
+    el.callState.textContent = "No call yet";
+    el.remotePlaceholder.hidden = false;
+    el.remotePlaceholder.textContent = "Waiting for a stranger…";
+  }
+  showPartnerMedia({ audio: true, video: true });
+}
+
+// The partner's microphone and camera as its `media_state` frames say (protocol extension).
+function showPartnerMedia({ audio, video }) {
+  el.remoteMuted.hidden = audio !== false;
+  el.remoteCameraOff.hidden = video !== false || el.call.dataset.mode !== "video";
+  el.call.dataset.partnerVideo = video === false ? "off" : "on";
+}
+
+function sendMediaState() {
+  if (!state.call || state.phase !== "chatting") return;
+  state.socket.send({
+    type: "media_state",
+    audio: el.mute.getAttribute("aria-pressed") !== "true",
+    video: el.call.dataset.mode === "video" && el.camera.getAttribute("aria-pressed") !== "true",
+  });
 }
 
 function hideCallArea() {
   el.call.hidden = true;
+  el.call.dataset.state = "none";
+  el.callState.textContent = "No call";
   el.mute.setAttribute("aria-pressed", "false");
   el.mute.textContent = "Mute";
   el.camera.setAttribute("aria-pressed", "false");
@@ -519,12 +798,14 @@ el.mute.addEventListener("click", () => {
   el.mute.setAttribute("aria-pressed", String(muted));
   el.mute.textContent = muted ? "Unmute" : "Mute";
   state.call?.setMuted(muted);
+  sendMediaState();
 });
 el.camera.addEventListener("click", () => {
   const off = el.camera.getAttribute("aria-pressed") !== "true";
   el.camera.setAttribute("aria-pressed", String(off));
   el.camera.textContent = off ? "Camera on" : "Camera off";
   state.call?.setCameraOff(off);
+  sendMediaState();
 });
 
 // ---- frames from the server
@@ -534,6 +815,7 @@ const ERROR_TEXT = {
   bad_frame: "The server did not understand that.",
   already_searching: "Already looking for someone.",
   not_in_conversation: "You are not in a conversation.",
+  rules_required: "Accept the community rules above before your first chat.",
 };
 
 const handlers = {
@@ -554,18 +836,33 @@ const handlers = {
   },
   searching() {
     state.phase = "searching";
+    state.searchingSince = Date.now();
+    state.queueCount = null;
     setStatus(searchingText());
     if (!el.transcript.children.length) systemLine("Looking for a stranger. This can take a few seconds.");
+    showSearchInfo();
+    // The box holds the focus while looking: ready the moment someone is found.
+    state.focusComposer = true;
+  },
+  // Extension: how many others look in this mode, sent while searching.
+  queue(frame) {
+    if (state.phase !== "searching") return;
+    const count = Number(frame.searching);
+    state.queueCount = Number.isInteger(count) && count >= 0 ? count : null;
+    showSearchInfo();
   },
   cancelled() {
     state.phase = "idle";
+    state.justLeft = false;
     endCall();
+    showSearchInfo();
     setStatus("Stopped looking. Press Start when you are ready.");
   },
   matched(frame) {
     beginConversation(frame);
     startCall(state.conversation, { resumed: false });
-    el.message.focus({ preventScroll: true });
+    state.focusComposer = true;
+    attention("match");
   },
   resumed(frame) {
     state.resuming = false;
@@ -580,6 +877,8 @@ const handlers = {
     state.pending.clear();
     systemLine("Reconnected.");
     startCall(state.conversation, { resumed: true });
+    sendMediaState();
+    state.focusComposer = true;
   },
   message(frame) {
     if (state.phase !== "chatting") return;
@@ -591,22 +890,31 @@ const handlers = {
   signal(frame) {
     if (state.call && frame.data && typeof frame.data === "object") state.call.handleSignal(frame.data);
   },
+  media_state(frame) {
+    if (state.call) showPartnerMedia({ audio: frame.audio, video: frame.video });
+  },
   partner_reconnecting() {
     showTyping(false);
-    notice("Stranger is reconnecting…", { kind: "warning", sticky: true, key: "partner" });
+    notice(`${PARTNER} is reconnecting…`, { kind: "warning", sticky: true, key: "partner" });
   },
   partner_back() {
     dismissNotice("partner");
     if (state.call) state.call.renegotiate();
+    sendMediaState();
   },
   partner_left(frame) {
     dismissNotice("partner");
-    const why = { disconnected: " (connection lost)", blocked: "", banned: "" }[frame.reason] || "";
-    endConversation(`Stranger has left${why}`);
+    const text = {
+      disconnected: `${PARTNER}'s connection was lost. The conversation ended.`,
+      blocked: `${PARTNER} ended the conversation.`,
+      banned: `${PARTNER} was removed by a moderator. The conversation ended.`,
+    }[frame.reason] || `${PARTNER} left the conversation.`;
+    endConversation(text);
+    attention("line");
   },
   ended() {
     dismissNotice("partner");
-    endConversation(state.blocking ? `You blocked ${partnerName()}.` : "You left the conversation.");
+    endConversation(state.blocking ? "You blocked the stranger and left the conversation." : "You left the conversation.");
     state.blocking = false;
     if (state.findAfterEnd) {
       state.findAfterEnd = false;
@@ -619,13 +927,14 @@ const handlers = {
   blocked() {
     notice("Blocked. You will never be matched with them again.", { kind: "success" });
     state.canReport = state.phase === "ended" || state.phase === "chatting";
+    state.blocked = true;
   },
   pong() {},
   banned(frame) {
     endConversation("You are banned.");
     state.phase = "gone";
     const until = frame.until ? `until ${new Date(frame.until).toLocaleString()}` : "with no end date";
-    const reason = frame.reason ? ` Reason: ${frame.reason}.` : "";
+    const reason = frame.reason ? ` Reason: ${frame.reason.trim().replace(/[.!?]+$/, "")}.` : "";
     const item = notice(`You are banned ${until}.${reason} `, { kind: "error", sticky: true, key: "banned" });
     const link = document.createElement("a");
     link.href = app.dataset.decisionsUrl;
@@ -645,7 +954,15 @@ const handlers = {
       state.pending.delete(clientId);
       item.classList.replace("pending", "failed");
       item.title = "Not sent";
-      if (!el.message.value) el.message.value = item.querySelector(".text").textContent;
+      // Every refused line goes back into the box, in order, so that nothing typed is lost.
+      const text = item.querySelector(".text").textContent;
+      el.message.value = el.message.value ? `${el.message.value}\n${text}` : text;
+      autoGrow();
+      saveDraft();
+    }
+    if (frame.code === "rules_required") {
+      location.reload(); // the page then shows the one-click prompt
+      return;
     }
     if (frame.code === "rate_limited") {
       const seconds = Math.ceil(Number(frame.retry_after) || 1);
@@ -667,8 +984,13 @@ const handlers = {
 
 function onFrame(frame) {
   const handler = handlers[frame.type];
-  if (handler) handler(frame);
+  if (handler && !keeping.owns(frame)) handler(frame);
+  keeping.onFrame(frame); // keep in touch, invitations, letters (keeping.js)
   updateControls();
+  if (state.focusComposer) {
+    state.focusComposer = false;
+    focusComposer();
+  }
 }
 
 function onOpen() {
@@ -696,15 +1018,23 @@ function onGiveUp(code) {
     return;
   }
   const wasChatting = state.phase === "chatting";
+  // Replaced: the newer tab resumes the conversation from the shared storage; keep it there.
+  state.replaced = code === CLOSE.REPLACED;
   state.phase = "gone";
   state.conversation = null;
   rememberConversation();
   endCall();
   showTyping(false);
+  showSearchInfo();
   dismissNotice("link");
   if (code === CLOSE.REPLACED) {
-    setStatus("Opened in another tab");
-    notice("Opened in another tab. Chat there, or reload this page to chat here.", { kind: "warning", sticky: true, key: "link" });
+    setStatus(wasChatting ? "This chat moved to another tab" : "Opened in another tab");
+    notice(wasChatting
+      ? "Your conversation goes on in the tab you opened last. Reload this page to bring it back here."
+      : "Opened in another tab. Chat there, or reload this page to chat here.", { kind: "warning", sticky: true, key: "link" });
+    if (wasChatting) systemLine("This chat moved to another tab.");
+    updateControls();
+    return;
   } else if (!el.notices.querySelector('[data-key="banned"]')) {
     setStatus("You cannot chat right now.");
     notice("This account may not chat right now.", { kind: "error", sticky: true, key: "link" });
@@ -765,8 +1095,9 @@ $("tags").addEventListener("click", (event) => {
 
 el.setup.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (state.phase === "searching" || state.phase === "chatting") return;
+  if (state.phase === "searching" || state.phase === "chatting" || el.start.disabled) return;
   find(currentChoices());
+  focusComposer();
 });
 el.setup.addEventListener("change", (event) => {
   if (event.target.name === "mode" && state.media) {
@@ -785,7 +1116,54 @@ el.message.addEventListener("keydown", (event) => {
     sendMessage();
   }
 });
-el.message.addEventListener("input", onComposerInput);
+el.message.addEventListener("input", () => {
+  onComposerInput();
+  saveDraft();
+});
+el.transcript.addEventListener("scroll", () => {
+  state.stick = atBottom();
+  if (state.stick) {
+    state.unseenLines = 0;
+    el.newLines.hidden = true;
+  }
+}, { passive: true });
+el.newLines.addEventListener("click", () => {
+  scrollToEnd();
+  focusComposer();
+});
+
+// The page is exactly as tall as what is visible, also with a phone's keyboard open.
+function fitViewport() {
+  const height = window.visualViewport ? window.visualViewport.height : window.innerHeight;
+  document.documentElement.style.setProperty("--app-height", `${Math.round(height)}px`);
+  if (state.stick) el.transcript.scrollTop = el.transcript.scrollHeight;
+}
+(window.visualViewport || window).addEventListener("resize", fitViewport);
+fitViewport();
+
+document.addEventListener("visibilitychange", clearAttention);
+window.addEventListener("focus", clearAttention);
+el.sound.addEventListener("click", () => {
+  setPreference(SOUND_KEY, !preference(SOUND_KEY, true));
+  renderAlertToggles();
+  beep();
+});
+el.notify.addEventListener("click", async () => {
+  if (preference(NOTIFY_KEY, false) && Notification.permission === "granted") {
+    setPreference(NOTIFY_KEY, false);
+  } else {
+    const permission = await Notification.requestPermission();
+    setPreference(NOTIFY_KEY, permission === "granted");
+    if (permission !== "granted") {
+      notice("The browser did not allow notifications. You can allow them in the address bar.", { kind: "warning", key: "notify" });
+    }
+  }
+  renderAlertToggles();
+});
+// Leaving or reloading: the conversation waits out the grace window for this or another tab.
+window.addEventListener("pagehide", () => {
+  if (state.phase === "chatting") rememberConversation({ leftAt: Date.now() });
+});
 
 let lastEscape = 0;
 document.addEventListener("keydown", (event) => {
@@ -814,6 +1192,14 @@ el.reportForm.addEventListener("submit", (event) => {
   }
   const note = el.reportNote.value.trim();
   state.socket.send(note ? { type: "report", reason, note } : { type: "report", reason });
+  // The report is filed first (frames are handled in order), then the chosen way out.
+  const after = event.submitter?.value;
+  if (after === "block" && !state.blocked) {
+    blockPartner();
+  } else if (after === "leave" && state.phase === "chatting") {
+    endCall();
+    state.socket.send({ type: "leave" });
+  }
 });
 
 let blockArmedUntil = 0;
@@ -822,23 +1208,34 @@ el.block.addEventListener("click", () => {
   if (Date.now() > blockArmedUntil) {
     blockArmedUntil = Date.now() + 4000;
     el.block.textContent = "Click again to block";
-    setTimeout(() => { el.block.textContent = "Block"; }, 4000);
+    setTimeout(() => { if (!state.blocked) el.block.textContent = "Block"; }, 4000);
     return;
   }
   blockArmedUntil = 0;
+  blockPartner();
+});
+
+function blockPartner() {
   el.block.textContent = "Block";
   state.blocking = state.phase === "chatting";
   endCall();
   state.socket.send({ type: "block" });
-});
+}
 
 el.keepHistory.addEventListener("change", saveKeepHistory);
 // Back on a network: no need to wait out the backoff.
 window.addEventListener("online", () => state.socket.retryNow());
 
+fillPracticeChoices();
 restoreChoices();
 restoreConversation();
+restoreDraft();
 renderTags();
+renderAlertToggles();
 updateControls();
 state.socket = new LiveSocket(app.dataset.socketPath, { onFrame, onOpen, onDrop, onGiveUp });
+const keeping = new Keeping({
+  app, send: (frame) => state.socket.send(frame), phase: () => state.phase,
+  notice, systemLine, attention,
+});
 state.socket.connect();

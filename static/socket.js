@@ -11,6 +11,10 @@ const PING_EVERY_MS = 25000;
 // after a ping means the link is gone.
 const SILENCE_LIMIT_MS = PING_EVERY_MS + 10000;
 const ABNORMAL_CLOSURE = 1006;
+// The page never closes its socket with 1000: that means "goodbye" and ends the conversation at
+// once (PROTOCOL.md v2). A link it gives up on is closed with this application code instead, and
+// an unloading page lets the browser close with 1001 (going away), a drop with a grace window.
+const CLOSE_STALE_LINK = 4000;
 const FLOODING_PAUSE_MS = 30000;
 const TRY_AGAIN_SHORTLY_MS = 3000;
 
@@ -88,7 +92,7 @@ export class LiveSocket {
     if (Date.now() - this.lastHeardAt > SILENCE_LIMIT_MS) {
       this.ws = null; // its close event, whenever it comes, is ignored
       clearInterval(this.pingTimer);
-      ws.close();
+      ws.close(CLOSE_STALE_LINK);
       this.afterClose(ABNORMAL_CLOSURE);
       return;
     }

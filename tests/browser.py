@@ -1,15 +1,25 @@
 """Driving the site's pages with Debian's chromium through Playwright (sync API).
 
 Shared by the tests/test_*_browser.py files. Each browser context is one person: its own
-cookies, so its own guest account.
+cookies, so its own guest account. One chromium serves all the tests of a module; every page
+it opens reports Content-Security-Policy violations and script errors, and a test during which
+any happened fails (at its teardown) with the messages.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -19,33 +29,107 @@ CALL_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-str
               "--allow-loopback-in-peer-connection"]
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+PHONE_CONTEXT = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+# What the browser itself logs about the network (a socket a test cut, a 404 a test asked for)
+# is not the page's fault; everything else logged as an error is.
+NETWORK_NOISE = ("Failed to load resource", "WebSocket connection to")
+BROWSERS = pytest.StashKey[dict]()
 
 
-def launch(flags: list[str]) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-        try:
-            yield browser
-        finally:
-            browser.close()
+class CheckedBrowser:
+    """A chromium whose contexts collect CSP violations, uncaught errors and console errors."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.problems: list[str] = []
+        self.contexts: list[BrowserContext] = []
+
+    def new_context(self, **options: Any) -> BrowserContext:
+        context = self.browser.new_context(**options)
+        context.on("console", self._console)
+        context.on("weberror", lambda error: self.problems.append(f"uncaught: {error.error}"))
+        self.contexts.append(context)
+        return context
+
+    def new_page(self, **options: Any) -> Page:
+        return self.new_context(**options).new_page()
+
+    def _console(self, message: ConsoleMessage) -> None:
+        text = message.text
+        if "Content Security Policy" in text or (
+                message.type == "error" and not text.startswith(NETWORK_NOISE)):
+            self.problems.append(f"console {message.type}: {text} ({message.location.get('url')})")
+
+    def end_test(self) -> list[str]:
+        """Close the test's contexts; the problems seen during the test."""
+        for context in self.contexts:
+            try:
+                context.close()
+            except Exception:  # noqa: BLE001 - a context the test closed itself
+                pass
+        self.contexts.clear()
+        problems, self.problems = self.problems, []
+        return problems
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.browser, name)
+
+
+def module_browser(request: pytest.FixtureRequest, flags: list[str]) -> CheckedBrowser:
+    """The chromium (with these flags) shared by the tests of the requesting module."""
+    module = request.node.getparent(pytest.Module)
+    shared = request.config.stash.setdefault(BROWSERS, {})
+    if module.nodeid not in shared:
+        playwright = sync_playwright().start()
+        browsers: dict[tuple[str, ...], CheckedBrowser] = {}
+        shared[module.nodeid] = (playwright, browsers)
+
+        def close() -> None:
+            del shared[module.nodeid]
+            for checked in browsers.values():
+                checked.browser.close()
+            playwright.stop()
+
+        module.addfinalizer(close)
+    playwright, browsers = shared[module.nodeid]
+    key = tuple(flags)
+    if key not in browsers:
+        browsers[key] = CheckedBrowser(
+            playwright.chromium.launch(executable_path=CHROMIUM, args=flags))
+    return browsers[key]
+
+
+def checked(request: pytest.FixtureRequest, flags: list[str]) -> Iterator[CheckedBrowser]:
+    chromium = module_browser(request, flags)
+    chromium.end_test()
+    yield chromium
+    problems = chromium.end_test()
+    if problems:
+        pytest.fail("the pages reported errors:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
-def browser() -> Iterator[Browser]:
-    yield from launch(CHROMIUM_FLAGS)
+def browser(request: pytest.FixtureRequest) -> Iterator[CheckedBrowser]:
+    yield from checked(request, CHROMIUM_FLAGS)
 
 
 @pytest.fixture
-def call_browser() -> Iterator[Browser]:
-    yield from launch(CHROMIUM_FLAGS + CALL_FLAGS)
+def call_browser(request: pytest.FixtureRequest) -> Iterator[CheckedBrowser]:
+    yield from checked(request, CHROMIUM_FLAGS + CALL_FLAGS)
 
 
-def guest_page(browser: Browser, site_url: str, viewport: dict[str, int] = LAPTOP) -> Page:
-    """A new person who clicks "Chat as a guest" and lands on a live chat page."""
-    context = browser.new_context(viewport=viewport)
+def new_person(browser: Browser, viewport: dict[str, int] = LAPTOP, **options: Any) -> Page:
+    context = browser.new_context(**({"viewport": viewport} | options))
     context.set_default_timeout(20_000)
     page = context.new_page()
     page.on("dialog", lambda dialog: pytest.fail(f"the page opened a dialog: {dialog.message}"))
+    return page
+
+
+def guest_page(browser: Browser, site_url: str, viewport: dict[str, int] = LAPTOP,
+               **options: Any) -> Page:
+    """A new person who clicks "Chat as a guest" (accepting the rules) on a live chat page."""
+    page = new_person(browser, viewport, **options)
     page.goto(site_url + "/")
     page.click("#guest-button")
     page.wait_for_url("**/chat/")
@@ -66,8 +150,9 @@ def start(page: Page, interests: list[str], mode: str = "text") -> None:
 
 
 def expect_connected(page: Page, partner: str, common: str) -> None:
+    """Connected; the page calls the partner "a stranger" everywhere, never by handle."""
     expect(page.locator("#status")).to_have_text(
-        f"Connected to {partner} — you both like {common}")
+        f"Chatting with a stranger — you both like {common}")
 
 
 def say(page: Page, text: str) -> None:
@@ -91,15 +176,22 @@ def expect_line(page: Page, who: str, text: str) -> None:
 
 
 def member_page(browser: Browser, site_url: str, username: str, password: str,
-                viewport: dict[str, int] = LAPTOP) -> Page:
+                viewport: dict[str, int] = LAPTOP, **options: Any) -> Page:
     """A person with a full account who logs in through the login page."""
-    context = browser.new_context(viewport=viewport)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
+    page = new_person(browser, viewport, **options)
     page.goto(site_url + "/accounts/login/?next=/chat/")
     page.fill("input[name=login]", username)
     page.fill("input[name=password]", password)
     page.click("form button[type=submit]")
     page.wait_for_url("**/chat/")
+    accept_rules(page)
     expect(page.locator("#start")).to_be_enabled()
     return page
+
+
+def accept_rules(page: Page) -> None:
+    """An account made before the rules accepts them with the chat page's one click."""
+    if page.locator("#accept-rules").count():
+        page.click("#accept-rules")
+        page.wait_for_url("**/chat/")
+        expect(page.locator("#accept-rules")).to_have_count(0)

@@ -14,11 +14,11 @@ import pytest
 from browser import (  # noqa: F401 - `call_browser` is a fixture
     CHROMIUM_FLAGS,
     call_browser,
+    checked,
     expect_connected,
     expect_line,
     guest_page,
     handle_of,
-    launch,
     say,
     start,
 )
@@ -62,9 +62,9 @@ CALL_STATS = """async () => {
 
 
 @pytest.fixture
-def refusing_browser() -> Iterator[Browser]:
+def refusing_browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     """A camera and microphone are there, but the person answers "Block" to the prompt."""
-    yield from launch(CHROMIUM_FLAGS + ["--use-fake-device-for-media-stream"])
+    yield from checked(request, CHROMIUM_FLAGS + ["--use-fake-device-for-media-stream"])
 
 
 @dataclass

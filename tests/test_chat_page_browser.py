@@ -58,10 +58,10 @@ def test_two_guests_meet_by_interest_and_chat_both_ways(browser, start_server): 
                                for who, text in expected]
 
     alice.locator("#message").press_sequentially("typing some")
-    expect(bob.locator("#typing")).to_have_text(f"{alice_handle} is typing…")
+    expect(bob.locator("#typing")).to_have_text("Stranger is typing…")
 
     alice.click("#next")
-    expect(bob.locator("#status")).to_have_text("Stranger has left")
+    expect(bob.locator("#status")).to_have_text("Stranger left the conversation.")
     expect(alice.locator("#status")).to_have_text("Looking for someone who likes chess or jazz…")
     expect(bob.locator("#message")).to_be_disabled()
 
@@ -84,7 +84,7 @@ def test_escape_twice_leaves_for_the_next_stranger(browser, start_server):  # no
     bob.keyboard.press("Escape")
     bob.keyboard.press("Escape")
 
-    expect(alice.locator("#status")).to_have_text("Stranger has left")
+    expect(alice.locator("#status")).to_have_text("Stranger left the conversation.")
     expect(bob.locator("#status")).to_have_text("Looking for someone who likes go…")
 
 
@@ -146,7 +146,7 @@ def test_partner_is_told_plainly_that_a_transcript_is_kept(browser, start_server
     expect_connected(guest, "KeeperOfLogs", "birds")
 
     notice = guest.locator("#transcript .keeps-history")
-    expect(notice).to_have_text("KeeperOfLogs keeps a transcript of this chat")
+    expect(notice).to_have_text("Stranger keeps a transcript of this chat")
     say(keeper, "hello")
     expect_line(guest, "partner", "hello")
     assert guest.locator("#transcript li").evaluate_all(
@@ -194,8 +194,11 @@ def test_report_with_a_note_then_block_ends_the_chat_for_good(browser, start_ser
 
     alice.click("#block")
     alice.click("#block")  # the second click confirms
-    expect(alice.locator("#status")).to_have_text(f"You blocked {handle_of(bob)}.")
-    expect(bob.locator("#status")).to_have_text("Stranger has left")
+    expect(alice.locator("#status")).to_have_text(
+        "You blocked the stranger and left the conversation.")
+    expect(bob.locator("#status")).to_have_text("Stranger ended the conversation.")
+    expect(alice.locator("#block")).to_have_text("Blocked")
+    expect(alice.locator("#block")).to_be_disabled()
     assert Block.objects.filter(blocker__username=handle_of(alice),
                                 blocked__username=handle_of(bob)).exists()
 
