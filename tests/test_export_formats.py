@@ -153,6 +153,9 @@ def test_html_export_is_self_contained_readable_and_escaped() -> None:
     # Nothing is fetched from elsewhere: no external stylesheets, scripts or images.
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<style>" in page
+    # Times read as people read them; the exact ISO time stays in `<time datetime>`.
+    assert '">2 Jan 2026, 03:04 UTC</time>' in page
+    assert not re.search(r">[^<]*2026-01-02T", page)
 
 
 def test_unknown_export_format_is_a_clear_error() -> None:
