@@ -1,22 +1,33 @@
-"""Matching benchmark: find -> matched when a compatible partner is already waiting.
+"""Matching benchmark: find -> matched with a partner waiting, a burst of simultaneous finds,
+and the cost of one `find` as the queue of waiting users grows.
 
-For each of N pairs, one real guest sends `find` (with an interest and a language) and waits
-in the queue; then a second sends the same `find`. Reported: the second's find -> matched and
-the time until the waiting one hears `matched`, p50/p95/p99/max, with the bare relay's for
-comparison. Pairs are made one after the other, so this is latency, not throughput.
+1. **Queue cost** (straight against Redis, the server's own `RedisMatcher` script): the queue
+   is filled to 0, 1,000 and 10,000 waiting users (interests of their own, ten languages, half
+   of them English, a block list of 20 each; they wait for their interests, so nobody pairs),
+   and at each size one `find` that finds nobody is timed, 200 times, with interests and
+   without. Client-side round trip, p50/p99.
+2. **Burst**: `--burst` users (default 400) send `find` at the same moment (through one daphne
+   process, and through the bare relay); find -> matched p50/p99.
+3. **One by one**: with the queue at its largest, for each of `--pairs` pairs one real guest
+   sends `find` (with an interest and a language) and waits; then a second sends the same
+   `find`. The second's find -> matched, and the waiting side's, p50/p95/p99/max.
 
-    python bench/matching.py --pairs 200 [--json]
+    python bench/matching.py [--pairs 200] [--burst 400] [--queue 10000] [--json]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The matcher reads its scan window from the project's settings, as the server does.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
 from bench.common import (  # noqa: E402
     Server,
@@ -26,13 +37,89 @@ from bench.common import (  # noqa: E402
     print_json,
     print_table,
     ratio,
+    redis_url,
     servers,
     summary_ms,
 )
 from bench.loadgen import LoadRun, open_users  # noqa: E402
+from chat.matching import RedisMatcher, Seeker  # noqa: E402
 
 FIND = {"type": "find", "mode": "text", "interests": ["benchmarks"], "lang": "en"}
-TIMEOUT = 10.0
+TIMEOUT = 30.0
+# The filled queue must stay put: its users wait for their own interests for an hour.
+SERVER_ENV = {"MATCH_INTEREST_WAIT_SECONDS": "3600", "LAST_PARTNER_SECONDS": "0"}
+LANGS = ("en", "es", "de", "fr", "pt", "it", "ja", "ko", "zh", "ru")
+BLOCKS = 20
+PROBES = 200
+FILLER_IDS = 10_000_000  # user ids of the made-up waiting users, far from real ones
+
+
+def bench_matcher(**options: Any) -> RedisMatcher:
+    """A matcher on the server's own keys; leases long enough for the whole run."""
+    return RedisMatcher(redis_url(), prefix="match", interest_wait_s=3600, lease_s=3600,
+                        **options)
+
+
+async def fill_queue(matcher: RedisMatcher, start: int, count: int, rng: random.Random) -> None:
+    async def one(n: int) -> None:
+        uid = FILLER_IDS + n
+        seeker = Seeker(user_id=uid, channel=f"bench-filler-{uid}", mode="text",
+                        lang="en" if n % 2 else rng.choice(LANGS),
+                        interests=[f"filler {n} {k}" for k in range(3)],
+                        excluded=sorted(FILLER_IDS + rng.randrange(max(n, 1))
+                                        for _ in range(BLOCKS)),
+                        handle=f"Filler{n}")
+        if await matcher.find_partner(seeker) is not None:
+            raise RuntimeError("a made-up waiting user was paired")
+
+    for first in range(start, start + count, 100):
+        await asyncio.gather(*(one(n) for n in range(first, min(first + 100, start + count))))
+
+
+async def probe(matcher: RedisMatcher, size: int, interests: bool) -> list[float]:
+    times = []
+    for n in range(PROBES):
+        uid = FILLER_IDS // 2 + n
+        seeker = Seeker(user_id=uid, channel=f"bench-probe-{uid}", mode="text", lang="en",
+                        interests=[f"probe {size} {n}"] if interests else [],
+                        excluded=list(range(1, BLOCKS + 1)), handle=f"Probe{n}")
+        started = time.perf_counter()
+        result = await matcher.find_partner(seeker)
+        times.append(time.perf_counter() - started)
+        if result is not None:
+            raise RuntimeError("a probe was paired")
+        await matcher.cancel(uid)
+    return times
+
+
+async def queue_cost(sizes: list[int]) -> dict[str, Any]:
+    matcher = bench_matcher()
+    rng = random.Random(16)
+    out: dict[str, Any] = {}
+    filled = 0
+    for size in sizes:
+        started = time.monotonic()
+        await fill_queue(matcher, filled, size - filled, rng)
+        log(f"queue filled to {size} in {time.monotonic() - started:.1f} s")
+        filled = size
+        out[str(size)] = {"with_interests_ms": summary_ms(await probe(matcher, size, True)),
+                          "without_interests_ms": summary_ms(await probe(matcher, size, False))}
+    return out
+
+
+async def burst(server: Server, sessions: list[str | None]) -> dict[str, Any]:
+    run = LoadRun()
+    try:
+        users = await open_users([(server, s) for s in sessions], run)
+        now = time.monotonic()
+        for user in users:
+            user.find_sent = now
+        await asyncio.gather(*(user.send(FIND) for user in users))
+        await asyncio.wait_for(asyncio.gather(*(u.matched.wait() for u in users)), TIMEOUT)
+        times = [u.match_time for u in users if u.match_time is not None]
+    finally:
+        await asyncio.gather(*(u.ws.close() for u in run.users), return_exceptions=True)
+    return {"users": len(times), "find_to_matched_ms": summary_ms(times)}
 
 
 async def pair_one_by_one(server: Server, sessions: list[str | None]) -> dict[str, Any]:
@@ -65,29 +152,49 @@ async def pair_one_by_one(server: Server, sessions: list[str | None]) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=400, help="users finding at once (even)")
+    parser.add_argument("--queue", type=int, default=10_000, help="largest queue measured")
     parser.add_argument("--quick", action="store_true", help="a tiny run, for the smoke test")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
     args = parser.parse_args()
     if args.quick:
-        args.pairs = min(args.pairs, 5)
+        args.pairs, args.burst, args.queue = min(args.pairs, 5), min(args.burst, 10), 100
+    sizes = sorted({0, min(1000, args.queue), args.queue})
     with servers() as started:
         bare_server = started.bare()
         bare = asyncio.run(pair_one_by_one(bare_server, [None] * (2 * args.pairs)))
+        bare_burst = asyncio.run(burst(bare_server, [None] * args.burst))
         bare_server.stop()
-        daphne_server = started.daphne()
-        log(f"creating {2 * args.pairs} guest users")
-        sessions: list[str | None] = list(guest_sessions(daphne_server, 2 * args.pairs))
-        daphne = asyncio.run(pair_one_by_one(daphne_server, sessions))
+        daphne_server = started.daphne(SERVER_ENV)
+        log(f"creating {2 * args.pairs + args.burst} guest users")
+        sessions: list[str | None] = list(guest_sessions(daphne_server,
+                                                         2 * args.pairs + args.burst))
+        daphne_burst = asyncio.run(burst(daphne_server, sessions[:args.burst]))
+        costs = asyncio.run(queue_cost(sizes))
+        daphne = asyncio.run(pair_one_by_one(daphne_server, sessions[args.burst:]))
     rows = []
+    for size, cost in costs.items():
+        for key, label in (("with_interests_ms", "with interests"),
+                           ("without_interests_ms", "without interests")):
+            rows.append([f"queue {size}: a find {label}", cost[key]["p50"], cost[key]["p99"]])
+    print_table(f"one find that finds nobody, {PROBES} times, as the queue grows "
+                "(Redis round trip, ms)", ["", "p50", "p99"], rows)
+    rows = [[f"{args.burst} finds at once: find -> matched {q} ms",
+             daphne_burst["find_to_matched_ms"][q], bare_burst["find_to_matched_ms"][q],
+             ratio(daphne_burst["find_to_matched_ms"][q], bare_burst["find_to_matched_ms"][q])]
+            for q in ("p50", "p99", "max")]
     for key, label in (("seeker_ms", "find -> matched (seeker)"),
                        ("waiting_ms", "find -> matched (waiting side)")):
         for q in ("p50", "p95", "p99", "max"):
             rows.append([f"{label} {q} ms", daphne[key][q], bare[key][q],
                          ratio(daphne[key][q], bare[key][q])])
-    print_table(f"matching with a compatible partner waiting, {args.pairs} pairs "
+    print_table(f"matching: a burst; then {args.pairs} pairs one by one with a compatible "
+                f"partner waiting and {args.queue} others in the queue "
                 "(ratio = daphne / bare relay)", ["", "daphne", "bare", "ratio"], rows)
     if args.json:
-        print_json("matching", {"machine": machine(), "daphne": daphne, "bare": bare})
+        print_json("matching", {"machine": machine(), "queue_cost": costs,
+                                "burst": {"daphne": daphne_burst, "bare": bare_burst},
+                                "daphne": daphne, "bare": bare})
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from django.db import DatabaseError
 
 from accounts.activity import mark_seen
 from accounts.addresses import socket_address
-from accounts.rules import rules_accepted
 from chat import conversations, history, lifecycle, metrics, webrtc
 from chat.contacts import live as contacts_live
 from chat.matching import NOT_QUEUED, Pairing, Seeker, get_matcher
@@ -34,7 +33,7 @@ from chat.protocol import FrameError, parse_frame
 from chat.relay import OrderedDelivery, message_frame, seq_of, to_json, utc_now_iso
 from chat.store import LiveConversation, Member, get_store
 from moderation.analysis import line_relayed
-from moderation.bans import active_ban, active_mute, banned_frame
+from moderation.bans import BAN_MARKER_COOKIE, active_mute, banned_frame, door_refusal
 from moderation.filters import filter_line
 from moderation.harm import SELF_HARM_IDEATION, support_frame
 from moderation.reports import ReportError, evidence_from, file_report
@@ -171,7 +170,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.handle = user.username
         self.keeps_history = user.keeps_history
         try:
-            ban = await in_db(active_ban, self.user_id)
+            # The same ban check as every other door: the account's own ban, or a ban it was
+            # made to get around (the browser's ban marker, the address; moderation.bans).
+            ban = await in_db(door_refusal, self.user_id, user.date_joined,
+                              socket_address(self.scope),
+                              (self.scope.get("cookies") or {}).get(BAN_MARKER_COOKIE))
             self.muted_until = await in_db(active_mute, self.user_id)
         except Unavailable:
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
@@ -306,10 +309,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("already_searching", "already in a conversation; leave it first")
         if self.searching:
             raise FrameError("already_searching", "already looking for a partner")
-        if not await in_db(rules_accepted, self.user_id):
+        profile = await in_db(conversations.search_profile, self.user_id)
+        if not profile.rules_accepted:
             raise FrameError("rules_required",
                              "accept the community rules on the chat page first")
-        profile = await in_db(conversations.search_profile, self.user_id)
         self.keeps_history, self.muted_until = profile.keeps_history, profile.muted_until
         last_partner, last_partner_until_ms = profile.last_partner or (0, 0)
         self.searching = Seeker(
@@ -701,7 +704,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if chat and chat.id == event["conversation"]:
             async with self.delivery_lock:
                 await self.send_lines(chat, chat.delivery.skip_gap())
-            await self.forget_chat(chat, event["reason"])
+            # The owner's history says who ended it; a block by the partner reads as leaving.
+            how = "partner_left" if event["reason"] in ("left", "blocked") else event["reason"]
+            await self.forget_chat(chat, how)
             await self.send_frame({"type": "partner_left", "reason": event["reason"]})
 
     async def chat_partner_away(self, event: dict[str, Any]) -> None:

@@ -8,15 +8,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.rules import rules_accepted
 from chat.models import Block, Conversation
 from moderation.bans import active_mute
 
 
 def exclusions_for(user_id: int) -> list[int]:
     """Users `user_id` must never be matched with: blocks either way."""
-    excluded = set(Block.objects.filter(blocker_id=user_id).values_list("blocked_id", flat=True))
-    excluded |= set(Block.objects.filter(blocked_id=user_id).values_list("blocker_id", flat=True))
-    return sorted(excluded)
+    pairs = Block.objects.filter(Q(blocker_id=user_id) | Q(blocked_id=user_id)).values_list(
+        "blocker_id", "blocked_id")
+    return sorted({uid for pair in pairs for uid in pair if uid != user_id})
 
 
 def last_partner(user_id: int) -> tuple[int, int] | None:
@@ -41,6 +42,7 @@ def keeps_history(user_id: int) -> bool:
 class SearchProfile:
     """What a `find` needs from the database, read in one trip to the database thread."""
 
+    rules_accepted: bool
     excluded: list[int]
     last_partner: tuple[int, int] | None
     keeps_history: bool
@@ -49,7 +51,7 @@ class SearchProfile:
 
 def search_profile(user_id: int) -> SearchProfile:
     # Preferences and mutes may have changed since the socket opened.
-    return SearchProfile(exclusions_for(user_id), last_partner(user_id),
+    return SearchProfile(rules_accepted(user_id), exclusions_for(user_id), last_partner(user_id),
                          keeps_history(user_id), active_mute(user_id))
 
 
