@@ -18,7 +18,7 @@ from accounts.forms import (
 from accounts.guests import claim_guest, create_guest
 from accounts.rules import accept_rules
 from chat.ratelimit import hit
-from moderation.bans import address_banned
+from moderation.doors import refusal, refused_response
 
 
 @require_POST
@@ -28,8 +28,9 @@ def guest_signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.POST.get("switch") != "yes":
         return redirect(reverse("landing") + "?switch=1")
     address = client_address(request)
-    if address_banned(address):
-        return render(request, "accounts/guest_refused.html", status=403)
+    ban = refusal(request)  # one ban check for every door (moderation.doors)
+    if ban is not None:
+        return refused_response(request, ban, own=False)
     retry_after = hit(f"guest:{address}", settings.GUEST_RATE_LIMIT)
     if retry_after is not None:
         seconds = int(retry_after) + 1
@@ -53,6 +54,9 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         if not user.is_guest:
             messages.error(request, "This account already has a password.")
             return redirect("account_settings")
+        ban = refusal(request, user)
+        if ban is not None:
+            return refused_response(request, ban, own=ban.user_id == user.pk)
         claim = ClaimGuestForm(user, request.POST)
         if claim.is_valid():
             claim_guest(user, claim.cleaned_data["new_password1"])

@@ -7,6 +7,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from chat.health import DOWN, health
 from chat.matching import MODES
+from moderation.bans import active_ban
+from moderation.doors import give_marker
 
 
 @ensure_csrf_cookie
@@ -19,9 +21,13 @@ def landing(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def chat_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat.html", {
+    response = render(request, "chat.html", {
         "modes": MODES, "grace_seconds": settings.RECONNECT_GRACE_SECONDS,
         "last_partner_seconds": getattr(settings, "LAST_PARTNER_SECONDS", 60)})
+    # A banned account's page marks the browser, so that a fresh account from it is refused
+    # (the socket cannot set a cookie: daphne ignores headers on websocket.accept).
+    ban = active_ban(request.user.pk)
+    return give_marker(response, ban) if ban is not None else response
 
 
 @never_cache

@@ -2,15 +2,21 @@
 
 A ban takes effect at once on every server process: after the transaction commits, the user's
 live socket (wherever it is) is told through `chat.notify`, and answers with `banned` and a
-4003 close. New sockets, and new guest sign-ups from the address the banned account last
-signed in from, are refused until the ban ends.
+4003 close.
+
+One ban, every door: `door_refusal` is the one check at guest creation, signup, login, claim
+and socket connect. Besides the account's own ban, it refuses accounts made after a ban from
+the browser that carries the banned account's marker (a signed cookie, BAN_MARKER_DAYS) and,
+for BAN_ADDRESS_HOURS only, from the address the banned account last signed in from.
 """
 import hashlib
 import hmac
 import re
 from datetime import UTC, datetime, timedelta
+from http.cookies import Morsel, SimpleCookie
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
@@ -82,12 +88,72 @@ def remember_signin_address(user_id: int, address: str) -> None:
 
 def address_banned(address: str) -> bool:
     """True while a ban in force, issued within BAN_ADDRESS_HOURS, came from this address."""
-    if not address or address == "unknown":
-        return False
+    return door_refusal(None, None, address, None) is not None
+
+
+# ---- the marker a banned browser carries
+
+BAN_MARKER_COOKIE = "ban_marker"
+_MARKER_SALT = "moderation.bans.marker"
+
+
+def _marker_signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=_MARKER_SALT)
+
+
+def marked_user(marker: str | None) -> int | None:
+    """The banned account a browser's marker names, if the marker is genuine and not too old."""
+    if not marker:
+        return None
+    try:
+        value = _marker_signer().unsign(marker,
+                                        max_age=timedelta(days=settings.BAN_MARKER_DAYS))
+    except signing.BadSignature:
+        return None
+    return int(value) if value.isdigit() else None
+
+
+def marker_morsel(ban: Ban) -> Morsel:
+    """The marker cookie for a refused browser; HTTP responses and the socket handshake set it."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[BAN_MARKER_COOKIE] = _marker_signer().sign(str(ban.user_id))
+    morsel = cookie[BAN_MARKER_COOKIE]
+    morsel.update({"max-age": str(settings.BAN_MARKER_DAYS * 86400), "path": "/",
+                   "httponly": True, "samesite": "Lax"})
+    if settings.SESSION_COOKIE_SECURE:
+        morsel["secure"] = True
+    return morsel
+
+
+# ---- one ban, every door
+
+
+def door_refusal(user_id: int | None, joined: datetime | None, address: str,
+                 marker: str | None) -> Ban | None:
+    """The ban that keeps this account (None: a new one being made) out, or None.
+
+    An account's own ban always counts. A ban on another account counts only against
+    accounts made after it (`joined`), from the browser carrying its marker or, for
+    BAN_ADDRESS_HOURS after the ban, from its address: people who happen to share an address
+    with a banned account (a school, a carrier's NAT) keep their existing accounts."""
+    if user_id is not None:
+        ban = active_ban(user_id)
+        if ban is not None:
+            return ban
     now = timezone.now()
-    since = now - timedelta(hours=settings.BAN_ADDRESS_HOURS)
-    return Ban.objects.filter(_in_force(now), address_hash=address_hash(address),
-                              created_at__gte=since).exists()
+    evading = Q()
+    marked = marked_user(marker)
+    if marked is not None and marked != user_id:
+        evading |= Q(user_id=marked)
+    if settings.BAN_ADDRESS_HOURS > 0 and address and address != "unknown":
+        evading |= Q(address_hash=address_hash(address),
+                     created_at__gte=now - timedelta(hours=settings.BAN_ADDRESS_HOURS))
+    if not evading:
+        return None
+    bans = Ban.objects.filter(_in_force(now)).filter(evading)
+    if joined is not None:
+        bans = bans.filter(created_at__lte=joined)
+    return bans.order_by(F("until").desc(nulls_first=True)).first()
 
 
 # ---- issuing

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from moderation.bans import active_ban, active_mute
 from moderation.decisions import APPEALABLE, DecisionError, file_appeal
+from moderation.doors import give_marker
 from moderation.models import Decision
 
 
@@ -14,11 +15,14 @@ from moderation.models import Decision
 def my_decisions(request: HttpRequest) -> HttpResponse:
     decisions = (Decision.objects.filter(subject_id=request.user.pk, action__in=APPEALABLE)
                  .select_related("appeal").order_by("-created_at"))
-    return render(request, "moderation/decisions.html", {
+    ban = active_ban(request.user.pk)
+    response = render(request, "moderation/decisions.html", {
         "decisions": decisions,
-        "ban": active_ban(request.user.pk),
+        "ban": ban,
         "mute_until": active_mute(request.user.pk),
     })
+    # The ban notice marks the browser, so that a fresh account from it is refused.
+    return give_marker(response, ban) if ban is not None else response
 
 
 @login_required
