@@ -15,42 +15,13 @@ from typing import Any
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from chatsockets import Client, connect, find, make_user, pair_clients
+from chatsockets import Client, connect, find, held, make_user, pair_clients
 
-from chat import lifecycle
 from chat.consumers import ChatConsumer
-from chat.matching import get_matcher
-from chat.store import MemoryStore, get_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEEP = '{"type": "ping", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
-
-
-async def held() -> dict[str, int]:
-    """What the live state counts right now, by kind."""
-    store, matcher = get_store(), get_matcher()
-    if isinstance(store, MemoryStore):
-        return {
-            "address places": sum(len(s) for s in store.address_sockets.values()),
-            "socket claims": len(store.sockets),
-            "live conversations": len(store.user_conversation),
-            "queue entries": sum(len(queue) for queue in matcher.queues.values()),
-            # The lease heap forgets the leases of users no longer queued lazily, within
-            # MATCH_LEASE_SECONDS; only leases of queued users hold anything.
-            "leases": sum(1 for _, user_id in matcher.leases if user_id in matcher.mode_of),
-            "lifecycle": lifecycle.registered(),
-        }
-    redis = store._redis()
-    addresses = [key async for key in redis.scan_iter("live:address:*")]
-    return {
-        "address places": sum([await redis.zcard(key) for key in addresses]),
-        "socket claims": len([key async for key in redis.scan_iter("live:socket:*")]),
-        "live conversations": len([key async for key in redis.scan_iter("live:user-conv:*")]),
-        "queue entries": await redis.hlen(matcher.entries_key),
-        "leases": await redis.zcard(matcher.leases_key),
-        "lifecycle": lifecycle.registered(),
-    }
 
 
 async def gone(client: Client) -> None:
