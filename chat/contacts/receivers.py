@@ -3,7 +3,8 @@
 A block (from a conversation or from the contacts page) ends the pair's contact; a ban ends
 every contact of the banned user; an account deletion ends its contacts (the rows go by
 CASCADE) and each other side hears `contact_removed`. Moderation and accounts know nothing of
-contacts: these listen to their models' signals.
+contacts: these listen to their models' signals. A new invitation is also pushed (web push)
+to an invitee whose tab is gone by the time the task runs.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from django.conf import settings
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
-from chat.contacts import services
+from chat.contacts import services, tasks
+from chat.contacts.models import Invitation
 from chat.models import Block
 from moderation.models import Ban
 
@@ -34,3 +36,10 @@ def end_contacts_on_ban(sender: type[Ban], instance: Ban, created: bool, **kwarg
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="contacts-end-on-delete")
 def end_contacts_on_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
     services.remove_all(instance.pk)
+
+
+@receiver(post_save, sender=Invitation, dispatch_uid="contacts-push-invitation")
+def push_new_invitation(sender: type[Invitation], instance: Invitation, created: bool,
+                        **kwargs: Any) -> None:
+    if created:
+        tasks.queue_push_invitation(instance.pk)
