@@ -467,6 +467,7 @@ function beginConversation(frame) {
     commonInterests: frame.common_interests || state.conversation?.commonInterests || [],
     iceServers: frame.ice_servers || [],
     relayOnly: frame.relay_only === true,
+    direct: frame.direct === true, // an accepted invitation: the partner is a contact
   };
   state.phase = "chatting";
   state.canReport = true;
@@ -479,7 +480,9 @@ function beginConversation(frame) {
     el.transcript.replaceChildren();
     state.blocked = false;
     el.block.textContent = "Block";
-    systemLine("You are now chatting with a stranger. Say hi!");
+    systemLine(state.conversation.direct
+      ? `You are talking with ${state.conversation.partner.handle}, one of your contacts.`
+      : "You are now chatting with a stranger. Say hi!");
     const exchange = exchangeLine(frame);
     if (exchange) systemLine(exchange, "system exchange");
     if (state.conversation.partner.keeps_history) {
@@ -493,6 +496,7 @@ function beginConversation(frame) {
 }
 
 function connectedText() {
+  if (state.conversation?.direct) return `Talking with ${state.conversation.partner.handle}`;
   const common = state.conversation?.commonInterests || [];
   const base = "Chatting with a stranger";
   return common.length ? `${base} — you both like ${bothText(common)}` : base;
