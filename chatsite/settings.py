@@ -7,6 +7,7 @@ selects the database (PostgreSQL in deployment).
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -76,6 +77,9 @@ INSTALLED_APPS = [
     "chat",
     "chat.contacts.apps.ContactsConfig",
     "moderation",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -86,10 +90,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.staff.StaffSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "chat.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a lock-out into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Content-Security-Policy on every response: scripts only from the site's own files (no inline
@@ -145,6 +153,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out handle and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -155,6 +165,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# Lock-out after repeated failed logins on /accounts/login/ and /admin/login/ (django-axes,
+# accounts.staff): LOGIN_FAILURE_LIMIT failures from one address for one handle lock that pair
+# out for LOGIN_LOCKOUT_MINUTES. Counted in the database, so every process sees them.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.staff.axes_client_address"
+# Only failures are recorded (they are the lock-out); successful logins leave no address.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_USERNAME_CALLABLE = "accounts.staff.axes_username"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+# A second factor (TOTP, accounts.staff) for /admin/: required of every staff account when
+# true; otherwise only of staff who enrolled a device on /account/2fa/.
+STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = env.get("OTP_TOTP_ISSUER", "Strangers")
 LOGIN_REDIRECT_URL = "/chat/"
 LOGOUT_REDIRECT_URL = "/"
 
@@ -369,9 +396,11 @@ CELERY_BEAT_SCHEDULE = {
 METRICS_TOKEN = env.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "")
 # The garbage collector of a daphne process (chatsite/asgi.py): freeze what start-up made, and
-# the thresholds of gc.set_threshold (generation 0 allocations, then collections of 0 and 1).
+# the thresholds of gc.set_threshold (generation 0 allocations, then collections of 0 and 1):
+# Python's 700 collected 3-9 times a second under relay load, 10,000 about 35 times less often
+# for less pause time in all (docs/benchmarks.md).
 GC_FREEZE = env_bool("GC_FREEZE", True)
-GC_THRESHOLDS = tuple(int(n) for n in env_list("GC_THRESHOLDS", "700,10,10"))
+GC_THRESHOLDS = tuple(int(n) for n in env_list("GC_THRESHOLDS", "10000,20,100"))
 
 LOGGING = {
     "version": 1,
