@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from chat.models import Conversation
+
 
 class Contact(models.Model):
     """Two people who both asked to keep in touch. One row, one id, for both sides.
@@ -79,10 +81,8 @@ class ContactRequest(models.Model):
 class Invitation(models.Model):
     """A contact asked to talk now (section 5, `invite`)."""
 
-    class Mode(models.TextChoices):
-        TEXT = "text"
-        VOICE = "voice"
-        VIDEO = "video"
+    # An accepted invitation is a conversation: the same modes.
+    Mode = Conversation.Mode
 
     class State(models.TextChoices):
         PENDING = "pending"
