@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import http_ece
 import pytest
+import requests
 from asgiref.sync import async_to_sync
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,7 +26,7 @@ from accounts.models import User
 from chat.contacts import tasks
 from chat.contacts.models import Invitation, PushSubscription
 from chat.store import get_store
-from tests.keeping import contacts, full_user
+from tests.keeping import contacts, full_user, session_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis,
               pytest.mark.django_db(transaction=True)]
@@ -211,3 +213,34 @@ def test_without_vapid_keys_the_feature_is_absent(settings, postgres: None, redi
     assert 'id="push"' not in page and "sw.js" not in page
     client_for(writer).post(f"/contacts/{contact_id}/letters/", {"text": "hello"})
     assert push_service.requests == []
+
+
+def test_a_letter_posted_to_daphne_is_pushed_by_a_celery_worker(
+        start_server, start_worker, redis_url: str, push_service: PushService) -> None:  # noqa: ANN001
+    key = ec.generate_private_key(ec.SECP256R1())
+    env = {"VAPID_PRIVATE_KEY": b64url(key.private_numbers().private_value.to_bytes(32, "big")),
+           "VAPID_PUBLIC_KEY": b64url(public_point(key)), "PUSH_ENDPOINT_HOSTS": "127.0.0.1"}
+    server = start_server(redis_url, **env)
+    worker = start_worker(redis_url, **env)
+    writer, reader = full_user("Writer"), full_user("Reader")
+    contact_id = contacts(writer, reader)
+    browser = Browser(f"{push_service.url}/push/worker")
+    token = "t" * 32
+    session = {"sessionid": session_of(reader), "csrftoken": token}
+    page = requests.get(f"{server.url}/contacts/", cookies=session, timeout=10).text
+    assert 'id="push"' in page and env["VAPID_PUBLIC_KEY"] in page
+    assert requests.post(f"{server.url}/contacts/push/subscribe/", json=browser.subscription(),
+                         cookies=session, headers={"X-CSRFToken": token},
+                         timeout=10).status_code == 201
+    response = requests.post(
+        f"{server.url}/contacts/{contact_id}/letters/", data={"text": SECRET_TEXT},
+        cookies={"sessionid": session_of(writer), "csrftoken": token},
+        headers={"X-CSRFToken": token, "Accept": "application/json"}, timeout=10)
+    assert response.status_code == 201
+    deadline = time.monotonic() + 60
+    while not push_service.requests and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.2)
+    assert push_service.requests, worker.log_path.read_text(errors="replace")[-3000:]
+    notice = browser.decrypt(push_service.requests[0]["body"])
+    assert notice["title"] == f"New letter from {writer.username}"
+    assert SECRET_TEXT not in json.dumps(notice)
