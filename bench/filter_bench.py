@@ -1,10 +1,12 @@
 """Inline filter and line analysis benchmark.
 
 1. The inline filter's cost per line: `moderation.filters.filter_line` over a realistic mix
-   (by default 20,000 lines: about 80% ordinary chat lines, some non-ASCII; 12% with listed
-   words, most of them disguised; 8% with contact details), each line timed on its own after
-   a warm-up. Figures: p50, p99 and mean in microseconds, for the mix, the clean and the dirty
-   lines.
+   (by default 20,000 lines: about 76% ordinary chat lines, some non-ASCII; 12% with listed
+   words, most of them disguised; 8% with contact details; 4% harm phrases or their harmless
+   look-alikes), each line timed on its own after a warm-up, with the harm rules
+   (`moderation.harm`) on and, for comparison, off. Figures: p50, p99 and mean in
+   microseconds of wall time, and p99 of the thread's CPU time (what the filter itself costs,
+   without the pauses a busy machine adds), for the mix, the clean and the dirty lines.
 2. The analysis worker's throughput in lines per second, batched (ANALYSIS_BATCH_SIZE lines
    per classifier call) and one by one:
    - `classifier`: alt-profanity-check's scoring alone;
@@ -57,6 +59,10 @@ LISTED = ["fuck", "shit", "bitch", "asshole", "cunt", "puta", "merde", "scheiße
           "kill yourself"]
 CONTACTS = ["call me 555-123-4567", "add me on snap: coolguy_99", "bob at gmail dot com",
             "insta @lonely.boy", "my whatsapp is +44 7700 900123", "mail me jo.h@example.org"]
+HARM = ["I'm going to stab you", "I know where you live", "what school do you go to?",
+        "i want to die", "you should just die", "te voy a matar", "je sais où tu habites",
+        "my school is hard", "I'm going to kill it at the interview", "I'm 14 lol",
+        "how old are you?", "send nudes", "don't kill yourself studying", "ich will sterben"]
 HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "c": "с", "u": "υ"}
 LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "$", "t": "7"}
 
@@ -82,13 +88,15 @@ def disguise(word: str, rng: random.Random) -> str:
 
 
 def line_mix(count: int, seed: int = 4) -> list[tuple[str, str]]:
-    """`(kind, line)` pairs, kind one of clean, listed, contact."""
+    """`(kind, line)` pairs, kind one of clean, harm, listed, contact."""
     rng = random.Random(seed)
     lines = []
     for _ in range(count):
         roll = rng.random()
-        if roll < 0.80:
+        if roll < 0.76:
             lines.append(("clean", rng.choice(CLEAN)))
+        elif roll < 0.80:
+            lines.append(("harm", rng.choice(HARM)))
         elif roll < 0.92:
             word = disguise(rng.choice(LISTED), rng)
             lines.append(("listed", f"{rng.choice(['you', 'oh', 'what a'])} {word} "
@@ -116,21 +124,30 @@ def summary_us(values: list[float]) -> dict[str, float | None]:
             "mean_us": statistics.fmean(values) if values else None, "lines": len(values)}
 
 
-def bench_filter(count: int) -> dict[str, dict[str, float | None]]:
+def bench_filter(count: int, harm: bool) -> dict[str, dict[str, float | None]]:
+    from django.conf import settings
+
     from moderation.filters import filter_line
 
+    settings.HARM_RULES_ENABLED = harm
     lines = line_mix(count)
     for _, line in lines[:2000]:
         filter_line(line)
     timings: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
-    clock = time.perf_counter_ns
+    cpu: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
     for kind, line in lines:
-        started = clock()
+        started, cpu_started = clock(), cpu_clock()
         filter_line(line)
+        cpu_micros = (cpu_clock() - cpu_started) / 1000
         micros = (clock() - started) / 1000
-        timings["all"].append(micros)
-        timings["clean" if kind == "clean" else "dirty"].append(micros)
-    return {name: summary_us(values) for name, values in timings.items()}
+        for name in ("all", "clean" if kind == "clean" else "dirty"):
+            timings[name].append(micros)
+            cpu[name].append(cpu_micros)
+    # Wall time includes the scheduler's pauses on a busy machine; the thread's CPU time is
+    # the filter's own cost.
+    return {name: {**summary_us(values), "cpu_p99_us": percentile(cpu[name], 99)}
+            for name, values in timings.items()}
 
 
 def worker_lines(count: int, users: list[int], seed: int = 5) -> list[Any]:
@@ -138,8 +155,10 @@ def worker_lines(count: int, users: list[int], seed: int = 5) -> list[Any]:
 
     rng = random.Random(seed)
     conversations = [str(uuid.uuid4()) for _ in range(50)]
-    texts = [text for _, text in line_mix(count, seed)]
-    return [PendingLine(rng.choice(conversations), seq, rng.choice(users), text)
+    # Without the harm phrases: each files or raises a report, whose cost is the moderators'
+    # queue's (priorities of every open report of the user), not the drain's.
+    texts = [text for kind, text in line_mix(count * 2, seed) if kind != "harm"][:count]
+    return [PendingLine.seal(rng.choice(conversations), seq, rng.choice(users), text)
             for seq, text in enumerate(texts)]
 
 
@@ -212,8 +231,11 @@ def main() -> None:
     setup_django(with_database)
     from django.conf import settings
 
-    log(f"filter: {args.lines} lines")
-    filter_figures = bench_filter(args.lines)
+    filter_figures = {}
+    for harm in (True, False):
+        log(f"filter: {args.lines} lines, harm rules {'on' if harm else 'off'}")
+        filter_figures["harm on" if harm else "harm off"] = bench_filter(args.lines, harm)
+    settings.HARM_RULES_ENABLED = True
     log(f"classifier: {args.worker_lines} lines")
     worker: dict[str, dict[str, float]] = {"classifier": bench_classifier(args.worker_lines)}
     if with_database:
@@ -226,9 +248,10 @@ def main() -> None:
         print_json("filter", result)
         return
     print_table(f"Inline filter, cost per line ({args.lines} lines)",
-                ["lines", "count", "p50 µs", "p99 µs", "mean µs"],
-                [[name, f["lines"], f["p50_us"], f["p99_us"], f["mean_us"]]
-                 for name, f in filter_figures.items()])
+                ["harm rules", "lines", "count", "p50 µs", "p99 µs", "mean µs", "CPU p99 µs"],
+                [[harm, name, f["lines"], f["p50_us"], f["p99_us"], f["mean_us"],
+                  f["cpu_p99_us"]]
+                 for harm, figures in filter_figures.items() for name, f in figures.items()])
     print_table(f"Analysis worker, lines per second (batch of {settings.ANALYSIS_BATCH_SIZE} "
                 "vs one by one)",
                 ["stage", "batched", "one by one", "speed-up"],

@@ -28,6 +28,7 @@ Each batch is decrypted in the worker's memory and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -45,6 +46,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Count, Max, Sum
+from redis.exceptions import LockNotOwnedError
 
 from chat.crypto import InvalidToken, decrypt_text, encrypt_text
 from chat.redis_client import get_redis
@@ -421,8 +423,15 @@ def raise_automatic_report(conversation: uuid.UUID, user_id: int,
     from moderation.reports import file_report
 
     reason = report_reason(categories)
-    # Read before taking the row lock: no lock is held while waiting on Redis.
-    evidence = live_evidence(str(conversation))
+    known = (ConversationScore.objects.filter(conversation=conversation, user_id=user_id)
+             .select_related("report").first())
+    if known is not None and known.report is not None and not _raises(known.report, reason,
+                                                                      categories):
+        # Nothing new but perhaps the classifier's weight: no evidence read for that.
+        evidence: list[dict[str, str]] = []
+    else:
+        # Read before taking the row lock: no lock is held while waiting on Redis.
+        evidence = live_evidence(str(conversation))
     exists = Conversation.objects.filter(id=conversation).exists()
     with transaction.atomic():
         tally, _ = ConversationScore.objects.select_for_update().get_or_create(
@@ -439,7 +448,7 @@ def raise_automatic_report(conversation: uuid.UUID, user_id: int,
         if SEVERITY.get(reason, 0.0) > SEVERITY.get(report.reason, 0.0):
             report.reason = reason
             changed.append("reason")
-        missing = [c for c in categories if c.replace("_", " ") not in report.note]
+        missing = _missing(report, categories)
         if missing:
             report.note = _note(categories | set(missing), tally)[:1000]
             changed.append("note")
@@ -454,6 +463,16 @@ def raise_automatic_report(conversation: uuid.UUID, user_id: int,
         report.save(update_fields=changed)
     refresh_priorities(report_id=report.pk)
     return report
+
+
+def _missing(report: Report, categories: set[str]) -> list[str]:
+    return [c for c in categories if c.replace("_", " ") not in report.note]
+
+
+def _raises(report: Report, reason: str, categories: set[str]) -> bool:
+    """Whether these categories make the report more severe or say something new."""
+    return (SEVERITY.get(reason, 0.0) > SEVERITY.get(report.reason, 0.0)
+            or bool(_missing(report, categories)))
 
 
 def live_lines(conversation: str) -> list[dict[str, Any]]:
@@ -511,6 +530,11 @@ def drain_pending() -> int:
             record_scores(batch)
             dequeue(keys=[PENDING_KEY], args=raw)
             scored += len(batch)
+            # A long drain keeps its lock batch by batch; one that lost it stops here.
+            lock.reacquire()
+    except LockNotOwnedError:
+        logger.warning("analysis drain lock expired; another drain continues")
     finally:
-        lock.release()
+        with contextlib.suppress(LockNotOwnedError):
+            lock.release()
     return scored

@@ -11,7 +11,7 @@ from accounts.models import User
 from chat.models import Conversation
 from moderation import harm
 from moderation.analysis import PendingLine, record_scores
-from moderation.filters import filter_line
+from moderation.filters import filter_line, fold
 from moderation.models import Report
 from tests.test_analysis import log_live_lines
 
@@ -105,6 +105,19 @@ def test_precision_and_recall_per_category(category: str) -> None:
 def test_precision_and_recall_on_held_out_lines(category: str) -> None:
     precision, recall, _, _ = measure_lines("harm_heldout.tsv")[category]
     assert precision >= HELD_OUT_FLOORS[0] and recall >= HELD_OUT_FLOORS[1], (precision, recall)
+
+
+def test_the_trigger_words_never_hide_a_rule_that_matches() -> None:
+    """The Aho-Corasick pre-pass only skips rules that could not match: every labelled line
+    gets the same categories as running every rule on it."""
+    texts = [text for name in ("harm_lines.tsv", "harm_heldout.tsv")
+             for _, text in labelled(name)]
+    texts += [turn.split(":", 1)[1].strip() for _, text in labelled("minor_safety.tsv")
+              for turn in text.split(" | ")]
+    for text in texts:
+        folded = " ".join(fold(text)[0].split())
+        every_rule = {name for name in harm.RULES if harm._matches(name, folded)}
+        assert harm.scan(folded) == frozenset(every_rule), text
 
 
 @pytest.mark.parametrize("text", [

@@ -66,7 +66,8 @@ def leaks(text: str) -> list[str]:
 def test_nothing_said_is_kept_in_plaintext(start_server, start_worker, redis_live: str,
                                            worker: str, tmp_path: Path) -> None:
     client = redis.Redis.from_url(redis_live)
-    env = {"LOG_LEVEL": "INFO", "ANALYSIS_TRIGGER_MS": "100"}
+    env = {"LOG_LEVEL": "INFO", "ANALYSIS_TRIGGER_MS": "100",
+           "ANALYSIS_ENQUEUE_TIMEOUT_MS": "10000"}  # a loaded test machine is slow
     server_a, server_b = start_server(redis_live, **env), start_server(redis_live, **env)
     celery = start_worker(redis_live, **env) if worker == "celery" else None
     (a, _), (b, _), conversation = pair_guests(server_a.url, server_b.url)
