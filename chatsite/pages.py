@@ -21,6 +21,11 @@ def retention_context() -> dict[str, int]:
         "guest_days": settings.GUEST_RETENTION_DAYS,
         "grace_seconds": settings.RECONNECT_GRACE_SECONDS,
         "log_minutes": max(5, 4 * settings.RECONNECT_GRACE_SECONDS // 60),
+        # The privacy page (issue 12): what waits for analysis, and for how long.
+        "log_lines": settings.CONVERSATION_LOG_LINES,
+        "analysis_minutes": max(1, settings.ANALYSIS_PENDING_TTL_SECONDS // 60),
+        "analysis_max": settings.ANALYSIS_PENDING_MAX,
+        "export_hours": settings.EXPORT_LINK_HOURS,
     }
 
 

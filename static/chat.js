@@ -822,6 +822,31 @@ const ERROR_TEXT = {
   rules_required: "Accept the community rules above before your first chat.",
 };
 
+// Someone who said they think of hurting themselves is offered help, quietly: one notice
+// that stays until they close it, seen by them only (docs/protocol-extensions.md, "support").
+function showSupport(resources) {
+  const links = (Array.isArray(resources) ? resources : [])
+    .filter((r) => r && typeof r.name === "string" && /^https:\/\//.test(String(r.url)));
+  if (!links.length) return;
+  const item = notice("You don't have to go through this alone. People are there to listen: ",
+    { sticky: true, key: "support" });
+  item.classList.add("support");
+  links.forEach((resource, index) => {
+    const link = document.createElement("a");
+    link.href = resource.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.textContent = resource.name;
+    item.append(index ? ", " : "", link);
+  });
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "link";
+  close.textContent = "Close";
+  close.addEventListener("click", () => item.remove());
+  item.append(". ", close);
+}
+
 const handlers = {
   welcome(frame) {
     el.keepHistory.checked = Boolean(frame.keeps_history);
@@ -934,6 +959,9 @@ const handlers = {
     state.blocked = true;
   },
   pong() {},
+  support(frame) {
+    showSupport(frame.resources);
+  },
   banned(frame) {
     endConversation("You are banned.");
     state.phase = "gone";
