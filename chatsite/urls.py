@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import staff
 from accounts import views as account_views
 from chat import metrics
 from chat import views as chat_views
@@ -19,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/settings/", account_views.account_settings, name="account_settings"),
     path("account/delete/", account_views.account_delete, name="account_delete"),
+    path("account/2fa/", staff.two_factor, name="staff_two_factor"),
     path("", include("chat.history_urls")),
     path("contacts/", include("chat.contacts.urls")),
     path("moderation/", include("moderation.urls")),
