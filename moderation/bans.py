@@ -210,7 +210,20 @@ def issue_mute(user_id: int, reason: str, until: datetime | None,
 
 
 def lift_restrictions(decision_id: int) -> int:
-    """End the ban or mute a decision imposed (an appeal was granted)."""
+    """End the ban or mute a decision imposed (an appeal was granted); once committed, the
+    user's live socket learns that a lifted mute no longer holds."""
     now = timezone.now()
-    return sum(model.objects.filter(decision_id=decision_id, lifted_at__isnull=True)
-               .update(lifted_at=now) for model in (Ban, Mute))
+    unmuted = list(Mute.objects.filter(decision_id=decision_id, lifted_at__isnull=True)
+                   .values_list("user_id", flat=True))
+    lifted = sum(model.objects.filter(decision_id=decision_id, lifted_at__isnull=True)
+                 .update(lifted_at=now) for model in (Ban, Mute))
+    for user_id in unmuted:
+        transaction.on_commit(lambda user_id=user_id: push_mute(user_id), robust=True)
+    return lifted
+
+
+def push_mute(user_id: int) -> None:
+    """Tell the live socket when the user's mute ends now: another mute still in force, or
+    at once (an end in the past)."""
+    until = active_mute(user_id) or timezone.now()
+    notify_user_sync(user_id, {"type": "chat.muted", "until": _until_iso(until)})

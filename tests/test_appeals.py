@@ -1,15 +1,19 @@
 """A user reads the decision about them and appeals it once; a different moderator reviews."""
 import uuid
+from datetime import timedelta
 
 import pytest
+from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from accounts.models import User
 from chat.models import Conversation
-from moderation.bans import active_ban
-from moderation.decisions import DecisionError, decide_appeal, decide_report
+from moderation.bans import active_ban, issue_mute
+from moderation.decisions import DecisionError, decide_appeal, decide_report, file_appeal
 from moderation.management.commands.create_moderators_group import ensure_moderators_group
 from moderation.models import Appeal, Decision
 from moderation.reports import file_report
+from tests.chatsockets import close_all, pair
 
 pytestmark = pytest.mark.django_db
 DECISIONS = "/moderation/decisions/"
@@ -116,3 +120,21 @@ def test_a_rejected_appeal_leaves_the_ban_in_force(banned) -> None:
     decide_appeal(appeal.pk, moderator("second").pk, grant=False, reason="clear threats")
     assert active_ban(offender.pk) is not None
     assert Appeal.objects.get().status == Appeal.Status.REJECTED
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_granted_appeal_against_a_mute_reaches_the_live_socket_at_once(settings
+                                                                              ) -> None:
+    """Issue 14: the lifted mute used to hold on the open socket until it reconnected."""
+    settings.ANALYSIS_ENABLED = False
+    a, b, _, _ = await pair()
+    reviewer = await database_sync_to_async(User.objects.create)(username="Rev")
+    mute = await database_sync_to_async(issue_mute)(
+        a.user.id, "spamming", timezone.now() + timedelta(hours=1))
+    await a.send({"type": "message", "text": "hello?"})
+    assert (await a.error())["code"] == "muted"
+    appeal = await database_sync_to_async(file_appeal)(a.user.id, mute.decision_id, "sorry")
+    await database_sync_to_async(decide_appeal)(appeal.pk, reviewer.pk, True, "fair enough")
+    await a.send({"type": "message", "text": "thank you"})
+    assert (await b.expect("message"))["text"] == "thank you"
+    await close_all(a, b)
