@@ -786,6 +786,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await self.channel_layer.send(channel, event)
         except ChannelFull:
+            # Raised by the embedded default's InMemoryChannelLayer once the receiving socket's
+            # queue holds CHANNEL_CAPACITY events (the Redis pub/sub layer never raises it).
             # A reader that cannot keep up loses live events, never lines: those are in the
             # conversation log and reach it when it catches up.
             log.warning("channel full, event %s dropped", event.get("type"))
@@ -802,8 +804,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await coroutine
         except asyncio.CancelledError:
             pass
-        except Exception:
-            log.exception("%s task failed", name)
+        except Exception as error:
+            log_failure(f"{name} task", error)
         finally:
             if self.tasks.get(name) is asyncio.current_task():
                 del self.tasks[name]

@@ -71,11 +71,13 @@ class KeptConversation(models.Model):
     """
 
     class How(models.TextChoices):
-        LEFT = "left"
-        BLOCKED = "blocked"
-        REPORTED = "reported"
-        DISCONNECTED = "disconnected"
-        BANNED = "banned"
+        # Said from the owner's side, so that the list says who ended it.
+        LEFT = "left", "You left"
+        PARTNER_LEFT = "partner_left", "Stranger left"
+        BLOCKED = "blocked", "You blocked"
+        REPORTED = "reported", "You reported"
+        DISCONNECTED = "disconnected", "Connection lost"
+        BANNED = "banned", "Ended by a moderator"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,

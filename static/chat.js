@@ -849,7 +849,8 @@ function showSupport(resources) {
 
 const handlers = {
   welcome(frame) {
-    el.keepHistory.checked = Boolean(frame.keeps_history);
+    // The server's value, unless the person changed the box on this page before it came.
+    if (!state.historyTouched) el.keepHistory.checked = Boolean(frame.keeps_history);
     if (state.conversation) {
       // Back after a dropped socket: pick the conversation up where this page left it.
       state.resuming = true;
@@ -1079,6 +1080,7 @@ function onGiveUp(code) {
 
 async function saveKeepHistory() {
   const wanted = el.keepHistory.checked;
+  state.historyTouched = true;
   const body = new FormData();
   body.append("csrfmiddlewaretoken", document.querySelector("meta[name=csrf-token]").content);
   body.append("form", "preferences");
