@@ -58,7 +58,7 @@ def test_landing_history_settings_export_and_decisions(call_browser, start_serve
     keep(member, ["hello", "שלום, מה שלומך?", "a filtered **** line"])
     page = member_page(call_browser, site.url, "Reader5", "x-pass-123")
     for path in ("/", "/history/", "/account/settings/", "/account/export/",
-                 "/moderation/decisions/", "/terms/"):
+                 "/moderation/decisions/", "/terms/", "/privacy/"):
         page.goto(site.url + path)
         problems += [f"{path} {problem}" for problem in severe_violations(page, axe)]
     # The HTML export is a download: checked as the document it is.
