@@ -8,9 +8,10 @@ and the cost of one `find` as the queue of waiting users grows.
    without. Client-side round trip, p50/p99.
 2. **Burst**: `--burst` users (default 400) send `find` at the same moment (through one daphne
    process, and through the bare relay); find -> matched p50/p99.
-3. **One by one**: with the queue at its largest, for each of `--pairs` pairs one real guest
-   sends `find` (with an interest and a language) and waits; then a second sends the same
-   `find`. The second's find -> matched, and the waiting side's, p50/p95/p99/max.
+3. **One by one**: with the queue empty (`--pairs` pairs) and at its largest (at most 50
+   pairs), one real guest sends `find` (with an interest and a language) and waits; then a
+   second sends the same `find`. The second's find -> matched, and the waiting side's,
+   p50/p95/p99/max; a pair not met within 10 s counts as unmatched (after 3, the step stops).
 
     python bench/matching.py [--pairs 200] [--burst 400] [--queue 10000] [--json]
 """
@@ -46,6 +47,8 @@ from chat.matching import RedisMatcher, Seeker  # noqa: E402
 
 FIND = {"type": "find", "mode": "text", "interests": ["benchmarks"], "lang": "en"}
 TIMEOUT = 30.0
+PAIR_TIMEOUT = 10.0  # a pair that has not met by then counts as not matched
+GIVE_UP_AFTER = 3
 # The filled queue must stay put: its users wait for their own interests for an hour.
 SERVER_ENV = {"MATCH_INTEREST_WAIT_SECONDS": "3600", "LAST_PARTNER_SECONDS": "0"}
 LANGS = ("en", "es", "de", "fr", "pt", "it", "ja", "ko", "zh", "ru")
@@ -115,17 +118,22 @@ async def burst(server: Server, sessions: list[str | None]) -> dict[str, Any]:
         for user in users:
             user.find_sent = now
         await asyncio.gather(*(user.send(FIND) for user in users))
-        await asyncio.wait_for(asyncio.gather(*(u.matched.wait() for u in users)), TIMEOUT)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(u.matched.wait() for u in users)), TIMEOUT)
+        except TimeoutError:
+            log(f"burst: not everyone matched within {TIMEOUT:g} s")
         times = [u.match_time for u in users if u.match_time is not None]
     finally:
         await asyncio.gather(*(u.ws.close() for u in run.users), return_exceptions=True)
-    return {"users": len(times), "find_to_matched_ms": summary_ms(times)}
+    return {"users": len(users), "unmatched": len(users) - len(times),
+            "unexpected_frames": dict(run.unexpected), "find_to_matched_ms": summary_ms(times)}
 
 
 async def pair_one_by_one(server: Server, sessions: list[str | None]) -> dict[str, Any]:
     run = LoadRun()
     seeker_times: list[float] = []
     waiting_times: list[float] = []
+    unmatched = 0
     try:
         users = await open_users([(server, s) for s in sessions], run)
         for waiting, seeker in zip(users[::2], users[1::2], strict=True):
@@ -135,7 +143,15 @@ async def pair_one_by_one(server: Server, sessions: list[str | None]) -> dict[st
             started = time.monotonic()
             seeker.find_sent = started
             await seeker.send(FIND)
-            await asyncio.wait_for(seeker.matched.wait(), TIMEOUT)
+            try:
+                await asyncio.wait_for(seeker.matched.wait(), PAIR_TIMEOUT)
+            except TimeoutError:
+                unmatched += 1
+                await asyncio.gather(waiting.ws.close(), seeker.ws.close())
+                if unmatched == GIVE_UP_AFTER:
+                    log(f"{unmatched} pairs did not meet within {PAIR_TIMEOUT:g} s; giving up")
+                    break
+                continue
             seeker_times.append(time.monotonic() - started)
             await asyncio.wait_for(waiting.matched.wait(), TIMEOUT)
             waiting_times.append(max(0.0, time.monotonic() - started)
@@ -145,8 +161,8 @@ async def pair_one_by_one(server: Server, sessions: list[str | None]) -> dict[st
                 raise RuntimeError("the two were paired with someone else")
     finally:
         await asyncio.gather(*(u.ws.close() for u in run.users), return_exceptions=True)
-    return {"pairs": len(seeker_times), "seeker_ms": summary_ms(seeker_times),
-            "waiting_ms": summary_ms(waiting_times)}
+    return {"pairs": len(seeker_times), "unmatched": unmatched,
+            "seeker_ms": summary_ms(seeker_times), "waiting_ms": summary_ms(waiting_times)}
 
 
 def main() -> None:
@@ -166,12 +182,19 @@ def main() -> None:
         bare_burst = asyncio.run(burst(bare_server, [None] * args.burst))
         bare_server.stop()
         daphne_server = started.daphne(SERVER_ENV)
-        log(f"creating {2 * args.pairs + args.burst} guest users")
-        sessions: list[str | None] = list(guest_sessions(daphne_server,
-                                                         2 * args.pairs + args.burst))
+        full_pairs = min(args.pairs, 50)
+        needed = args.burst + 2 * args.pairs + 2 * full_pairs
+        log(f"creating {needed} guest users")
+        sessions: list[str | None] = list(guest_sessions(daphne_server, needed))
         daphne_burst = asyncio.run(burst(daphne_server, sessions[:args.burst]))
+        log(f"burst: {daphne_burst}")
+        first = args.burst + 2 * args.pairs
+        daphne = asyncio.run(pair_one_by_one(daphne_server, sessions[args.burst:first]))
+        log(f"one by one, queue empty: {daphne}")
         costs = asyncio.run(queue_cost(sizes))
-        daphne = asyncio.run(pair_one_by_one(daphne_server, sessions[args.burst:]))
+        log(f"queue cost: {costs}")
+        daphne_full = asyncio.run(pair_one_by_one(daphne_server, sessions[first:]))
+        log(f"one by one, queue {args.queue}: {daphne_full}")
     rows = []
     for size, cost in costs.items():
         for key, label in (("with_interests_ms", "with interests"),
@@ -188,13 +211,23 @@ def main() -> None:
         for q in ("p50", "p95", "p99", "max"):
             rows.append([f"{label} {q} ms", daphne[key][q], bare[key][q],
                          ratio(daphne[key][q], bare[key][q])])
-    print_table(f"matching: a burst; then {args.pairs} pairs one by one with a compatible "
-                f"partner waiting and {args.queue} others in the queue "
+    log(f"burst: {daphne_burst['unmatched']} of {args.burst} not matched in {TIMEOUT:g} s "
+        f"(bare relay: {bare_burst['unmatched']}); frames not expected: "
+        f"{daphne_burst['unexpected_frames']}")
+    for key, label in (("seeker_ms", f"queue {args.queue}: find -> matched (seeker)"),
+                       ("waiting_ms", f"queue {args.queue}: find -> matched (waiting side)")):
+        for q in ("p50", "p99"):
+            rows.append([f"{label} {q} ms", daphne_full[key][q], None, None])
+    rows.append([f"queue {args.queue}: pairs not met within {PAIR_TIMEOUT:g} s",
+                 daphne_full["unmatched"], None, None])
+    print_table(f"matching: a burst; {args.pairs} pairs one by one with a compatible partner "
+                f"waiting, then {full_pairs} with {args.queue} others in the queue "
                 "(ratio = daphne / bare relay)", ["", "daphne", "bare", "ratio"], rows)
     if args.json:
         print_json("matching", {"machine": machine(), "queue_cost": costs,
                                 "burst": {"daphne": daphne_burst, "bare": bare_burst},
-                                "daphne": daphne, "bare": bare})
+                                "daphne": daphne, "daphne_full_queue": daphne_full,
+                                "bare": bare})
 
 
 if __name__ == "__main__":

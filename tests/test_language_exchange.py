@@ -22,10 +22,12 @@ from browser import (  # noqa: F401 - `browser` is a fixture
 from chatsockets import close_all, connect, find
 from playwright.sync_api import expect
 from test_matching import MatcherFactory, make_matcher, partner_of, seeker
+from test_matching_socket import backend
 
 from chat.matching import Pairing
 
-__all__ = ["make_matcher"]  # the parametrised fixture, shared with test_matching
+# The parametrised fixtures, shared with test_matching and test_matching_socket.
+__all__ = ["backend", "make_matcher"]
 
 
 # ---- the rule, straight against both backends
@@ -121,13 +123,6 @@ async def test_a_speaker_without_practice_helps_a_learner(make_matcher: MatcherF
 
 
 # ---- through the live socket, on both backends
-
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        request.getfixturevalue("redis_live")
-    return request.param
 
 
 @pytest.mark.django_db(transaction=True)
@@ -236,6 +231,7 @@ def test_two_learners_meet_as_a_tandem_on_the_page(browser: Any, start_server: A
         expect(page.get_by_label("I speak")).to_be_visible()
         page.get_by_label("I speak").select_option(speaks)
         page.get_by_label("I want to practise").select_option(practises)
+        page.screenshot(path=f"/tmp/h5-setup-{viewport}.png")
         start(page, [])
     expect(ben.locator("#transcript")).to_contain_text(
         "You practise Spanish with a Spanish speaker who practises English.", timeout=20_000)
