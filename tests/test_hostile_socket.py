@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer
 from chatclient import Socket, guest_session
 from chatsockets import close_all, connect, pair
 from django.conf import settings as django_settings
@@ -260,3 +262,11 @@ def test_a_partner_that_never_reads_is_dropped_and_memory_stays_flat(
     except ConnectionResetError:
         pass  # the server aborted the connection
     a.close()
+
+
+async def test_the_embedded_layer_does_raise_channel_full() -> None:
+    """Why `send_to` keeps its ChannelFull handler (issue 14 thought no layer raises it)."""
+    layer = InMemoryChannelLayer(capacity=1)
+    await layer.send("specific.x!y", {"type": "chat.typing"})
+    with pytest.raises(ChannelFull):
+        await layer.send("specific.x!y", {"type": "chat.typing"})
