@@ -8,6 +8,7 @@ read state, reports on a contact and letter retention. The consent frames and in
 """
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -121,14 +122,21 @@ def partner_ids(user_id: int) -> list[int]:
                 "user_low_id", "user_high_id")]
 
 
-def is_online(user_id: int) -> bool:
-    """Has a live socket on any process."""
-    return bool(async_to_sync(get_store().socket_of)(user_id))
+async def _sockets_of(user_ids: list[int]) -> list[str | None]:
+    store = get_store()
+    return list(await asyncio.gather(*(store.socket_of(user_id) for user_id in user_ids)))
 
 
-def shown_online(user: Any) -> bool | None:
-    """What a contact may see of `user`: null unless they share presence."""
-    return is_online(user.pk) if user.shares_presence else None
+def online_among(users: Iterable[Any]) -> dict[int, bool | None]:
+    """What a contact may see of each user: online (a live socket on any process), or None
+    for those who do not share presence. One hop to the event loop, the look-ups at once."""
+    users = list(users)
+    sharing = [user.pk for user in users if user.shares_presence]
+    sockets = async_to_sync(_sockets_of)(sharing) if sharing else []
+    shown: dict[int, bool | None] = {user.pk: None for user in users}
+    shown.update({user_id: bool(socket) for user_id, socket in zip(sharing, sockets,
+                                                                    strict=True)})
+    return shown
 
 
 def unread_counts(user_id: int) -> dict[uuid.UUID, int]:
@@ -138,17 +146,26 @@ def unread_counts(user_id: int) -> dict[uuid.UUID, int]:
     return {row["contact_id"]: row["count"] for row in rows}
 
 
-def contact_entry(contact: Contact, user_id: int, unread: int = 0) -> dict[str, Any]:
+def contact_entry(contact: Contact, user_id: int, unread: int = 0,
+                  online: bool | None = None) -> dict[str, Any]:
     """One contact as `GET /contacts/` lists it."""
     partner = partner_of(contact, user_id)
     return {"id": str(contact.id), "handle": partner.username, "since": iso_utc(contact.created_at),
-            "online": shown_online(partner), "unread": unread}
+            "online": online, "unread": unread}
 
 
 def contact_list(user_id: int) -> list[dict[str, Any]]:
     unread = unread_counts(user_id)
-    return [contact_entry(contact, user_id, unread.get(contact.id, 0))
-            for contact in contacts_of(user_id)]
+    contacts = list(contacts_of(user_id))
+    online = online_among(partner_of(contact, user_id) for contact in contacts)
+    return [contact_entry(contact, user_id, unread.get(contact.id, 0),
+                          online[partner_id(contact, user_id)]) for contact in contacts]
+
+
+def contact_summary(user_id: int, contact: Contact) -> dict[str, Any]:
+    """One contact with its presence, for the thread page."""
+    partner = partner_of(contact, user_id)
+    return contact_entry(contact, user_id, online=online_among([partner])[partner.pk])
 
 
 def _tell_removed(user_ids: Iterable[int], contact_id: uuid.UUID) -> None:

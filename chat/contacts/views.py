@@ -79,7 +79,7 @@ def thread(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     letters = services.letters_with(request.user.id, contact)
     if wants_json(request):
         return JsonResponse({"letters": letters})
-    entry = services.contact_entry(contact, request.user.id)
+    entry = services.contact_summary(request.user.id, contact)
     return render(request, "contacts/thread.html", {
         "contact": entry, "letters": letters, "modes": MODES,
         "max_length": settings.MESSAGE_MAX_LENGTH, "reasons": Report.Reason.choices,
