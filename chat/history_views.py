@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import (
     Http404,
     HttpRequest,
@@ -66,17 +68,22 @@ def transcript(request: HttpRequest, conversation: uuid.UUID) -> HttpResponse:
                   {"kept": copy, "lines": list(history.decrypted_lines(copy.pk))})
 
 
+def queue_export(job_id: str) -> None:
+    try:
+        tasks.build_export.delay(job_id)
+    except Exception:
+        # Eager mode runs the task here; the job is marked failed and the page says so.
+        log.exception("export %s failed", job_id)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def export_record(request: HttpRequest) -> HttpResponse:
     user = request.user
     if request.method == "POST":
         job = export.start_export(user.id)
-        try:
-            tasks.build_export.delay(str(job.pk))
-        except Exception:
-            # Eager mode runs the task here; the job is marked failed and the page says so.
-            log.exception("export %s failed", job.pk)
+        # Queued once the job row is committed, so a worker never looks for a job not yet there.
+        transaction.on_commit(partial(queue_export, str(job.pk)))
         return redirect("export_progress", export_id=job.pk)
     extension = request.GET.get("format")
     if extension is None:

@@ -1,4 +1,7 @@
-"""Rate limits written as `N/period` (`10/m`, `20/10s`), counted in fixed windows."""
+"""Rate limits written as `N/period` (`10/m`, `20/10s`), enforced by the generic cell rate
+algorithm: at most N hits in any period, evenly refilled, so there is no burst at a window's
+edge. `gcra` is the rule; chat.store applies it to the live socket (in memory, or as its Lua
+twin in Redis) and `hit` applies it to requests, on the shared cache."""
 import re
 import time
 
@@ -17,18 +20,27 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), int(multiple or 1) * _UNITS[unit]
 
 
+def gcra(tat_ms: int, now: int, limit: int, window_ms: int) -> tuple[int, int]:
+    """The generic cell rate algorithm: at most `limit` hits in any `window_ms`, evenly
+    refilled, with no burst at a window's edge. Returns (ms to wait, or 0, new arrival time)."""
+    interval = window_ms / limit
+    next_tat = max(tat_ms, now) + interval
+    allowed_at = next_tat - window_ms
+    if allowed_at > now:
+        return int(allowed_at - now) + 1, tat_ms
+    return 0, int(next_tat)
+
+
 def hit(key: str, rate: str) -> float | None:
-    """Count one hit on the shared cache; return seconds to wait when over the limit."""
+    """Count one hit on the shared cache; return seconds to wait when over the limit.
+
+    The read and the write are two cache calls: two requests at the same instant may both
+    pass, which lets a limit slip by one, never by a window's worth."""
     limit, window = parse_rate(rate)
-    now = time.time()
-    bucket = int(now // window)
-    cache_key = f"rl:{key}:{bucket}"
-    cache.add(cache_key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, timeout=window + 1)
-        count = 1
-    if count > limit:
-        return round((bucket + 1) * window - now, 2)
+    now = int(time.time() * 1000)
+    cache_key = f"rl:{key}"
+    retry_ms, next_tat = gcra(int(cache.get(cache_key) or 0), now, limit, window * 1000)
+    if retry_ms:
+        return retry_ms / 1000
+    cache.set(cache_key, next_tat, timeout=window + 1)
     return None

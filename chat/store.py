@@ -24,7 +24,7 @@ from django.conf import settings
 from redis.exceptions import NoScriptError
 
 from chat.crypto import decrypt_text, encrypt_text
-from chat.ratelimit import parse_rate
+from chat.ratelimit import gcra, parse_rate
 from chat.relay import to_json
 
 # Only cleans up after processes that died without closing their conversations.
@@ -73,17 +73,6 @@ class LiveConversation:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def gcra(tat_ms: int, now: int, limit: int, window_ms: int) -> tuple[int, int]:
-    """The generic cell rate algorithm: at most `limit` hits in any `window_ms`, evenly
-    refilled, with no burst at a window's edge. Returns (ms to wait, or 0, new arrival time)."""
-    interval = window_ms / limit
-    next_tat = max(tat_ms, now) + interval
-    allowed_at = next_tat - window_ms
-    if allowed_at > now:
-        return int(allowed_at - now) + 1, tat_ms
-    return 0, int(next_tat)
 
 
 def process_of(channel: str) -> str:
@@ -268,7 +257,7 @@ end
 # KEYS: 1 = counter, 2 = log; ARGV: 1 = line json, 2 = lines kept, 3 = ttl.
 APPEND_LINE_LUA = APPEND_LUA + "return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])"
 
-# The generic cell rate algorithm, as gcra() above. KEYS: 1 = the key's arrival time;
+# The generic cell rate algorithm, as chat.ratelimit.gcra. KEYS: 1 = the key's arrival time;
 # ARGV: 1 = limit, 2 = window ms. Returns 0 when allowed, else the ms to wait.
 GCRA_LUA = """
 local function gcra(key, limit, window)

@@ -44,7 +44,7 @@ def assert_zip_holds_the_record(data: bytes, handle: str) -> None:
     assert "'=1+1" in files["csv"]
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the export is queued on commit
 def test_zip_export_is_built_and_downloaded_through_the_progress_page() -> None:
     owner = make_user("zipper")
     keep(owner, LINES)
@@ -63,7 +63,7 @@ def test_zip_export_is_built_and_downloaded_through_the_progress_page() -> None:
     assert_zip_holds_the_record(download.content, "zipper")
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the export is queued on commit
 def test_stored_zip_is_encrypted_at_rest() -> None:
     owner = make_user("sealed")
     keep(owner, ["a very private sentence"])
@@ -74,7 +74,7 @@ def test_stored_zip_is_encrypted_at_rest() -> None:
     assert not stored.startswith(b"PK") and b"private" not in stored
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the export is queued on commit
 def test_download_link_expires() -> None:
     owner = make_user("late")
     keep(owner, LINES)
@@ -87,7 +87,7 @@ def test_download_link_expires() -> None:
     assert response.status_code == 410 and b"expired" in response.content
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the export is queued on commit
 def test_another_users_export_answers_404() -> None:
     owner, intruder = make_user("owner"), make_user("intruder")
     keep(owner, LINES)
@@ -99,7 +99,7 @@ def test_another_users_export_answers_404() -> None:
     assert client.get(f"/account/export/{uuid.uuid4()}/download").status_code == 404
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the export is queued on commit
 def test_running_the_task_again_for_a_finished_export_changes_nothing() -> None:
     from chat.tasks import build_export
 

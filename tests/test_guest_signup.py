@@ -164,3 +164,16 @@ def test_guest_limit_is_shared_by_server_processes_behind_one_redis(start_server
         guest_session(servers[1].url)
     assert refused.value.code == 429
     assert int(refused.value.headers["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
+def test_the_guest_limit_refills_evenly_so_a_windows_edge_gives_no_burst(postgres,
+                                                                        settings) -> None:
+    """Issue 14: fixed windows let 2N through around a window's edge. Evenly refilled, the
+    next guest after N is one interval (period / N) away, wherever in the period it is."""
+    settings.GUEST_RATE_LIMIT = "3/h"
+    statuses = [Client(REMOTE_ADDR="203.0.113.8").post("/accounts/guest/").status_code
+                for _ in range(4)]
+    assert statuses == [302, 302, 302, 429]
+    refused = Client(REMOTE_ADDR="203.0.113.8").post("/accounts/guest/")
+    assert 1190 <= int(refused["Retry-After"]) <= 1201  # 3600 s / 3, not "until the hour"
