@@ -54,10 +54,10 @@ def contact_for(user_id: int, contact_id: str) -> Contact:
     return contact
 
 
-def create(inviter_id: int, contact_id: str, mode: str) -> tuple[Invitation, list[Invitation]]:
-    """A new pending invitation, and the inviter's earlier pending ones it replaces (one
-    invitation at a time: the contacts of those learn they were withdrawn)."""
-    contact = contact_for(inviter_id, contact_id)
+def create(inviter_id: int, contact: Contact, mode: str) -> tuple[Invitation, list[Invitation]]:
+    """A new pending invitation to `contact` (checked with `contact_for`), and the inviter's
+    earlier pending ones it replaces (one invitation at a time: the contacts of those learn
+    they were withdrawn)."""
     replaced = list(Invitation.objects.filter(inviter_id=inviter_id, state=State.PENDING))
     Invitation.objects.filter(pk__in=[i.pk for i in replaced],
                               state=State.PENDING).update(state=State.CANCELLED)
@@ -65,7 +65,7 @@ def create(inviter_id: int, contact_id: str, mode: str) -> tuple[Invitation, lis
         contact=contact, inviter_id=inviter_id, invitee_id=contact.partner_id(inviter_id),
         mode=mode,
         expires_at=timezone.now() + timedelta(seconds=settings.INVITE_TIMEOUT_SECONDS))
-    return Invitation.objects.select_related("inviter").get(pk=invitation.pk), replaced
+    return invitation, replaced
 
 
 def _settle(invitation_id: str, new_state: str, **who: int) -> Invitation:
@@ -124,9 +124,9 @@ def person(user_id: int) -> Person:
     return Person(user.pk, user.username, user.keeps_history)
 
 
-def invited_frame(invitation: Invitation) -> dict[str, str]:
+def invited_frame(invitation: Invitation, inviter_handle: str) -> dict[str, str]:
     return {"type": "invited", "invitation": str(invitation.pk),
-            "contact": str(invitation.contact_id), "handle": invitation.inviter.username,
+            "contact": str(invitation.contact_id), "handle": inviter_handle,
             "mode": invitation.mode}
 
 

@@ -88,7 +88,8 @@ async def connected(consumer: Consumer) -> None:
     for handle in await db(consent.pending_offers, consumer.user_id):
         await consumer.send_frame({"type": "keep_in_touch_offered", "handle": handle})
     for invitation in await db(invitations.pending_for, consumer.user_id):
-        await consumer.send_frame(invitations.invited_frame(invitation))
+        await consumer.send_frame(invitations.invited_frame(invitation,
+                                                            invitation.inviter.username))
         watch_expiry(consumer, str(invitation.pk), invitations.seconds_left(invitation))
 
 
@@ -149,13 +150,14 @@ async def on_invite(consumer: Consumer, frame: dict[str, Any]) -> None:
         raise FrameError("contact_offline", "your contact is not connected")
     if await consumer.store.conversation_of(other_id):
         raise FrameError("contact_busy", "your contact is in a conversation")
-    invitation, replaced = await db(invitations.create, consumer.user_id, frame["contact"],
+    invitation, replaced = await db(invitations.create, consumer.user_id, contact,
                                     frame["mode"])
     for old in replaced:
         await withdrawn(consumer, old)
     invitation_id = str(invitation.pk)
     reached = await notify_user(other_id, {
-        "type": "contacts.invited", "frame": invitations.invited_frame(invitation),
+        "type": "contacts.invited",
+        "frame": invitations.invited_frame(invitation, consumer.handle),
         "expires_in": settings.INVITE_TIMEOUT_SECONDS})
     if not reached:
         await db(invitations.give_up, invitation_id)
