@@ -16,11 +16,11 @@ from moderation.analysis import PENDING_KEY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
 
-# Words that appear nowhere else: any trace of them is a leak.
-SENT = ["quokka marmalade zeppelin on tuesday",
+# Words that appear nowhere else (not in generated handles either): any trace is a leak.
+SENT = ["kumquat marmalade zeppelin on tuesday",
         "ring me on 0171 555 0199 about the xylophone",
         "nul\x00byte pomegranate line"]
-NEEDLES = ["quokka", "marmalade", "zeppelin", "0171", "555 0199", "xylophone", "pomegranate"]
+NEEDLES = ["kumquat", "marmalade", "zeppelin", "0171", "555 0199", "xylophone", "pomegranate"]
 
 
 def redis_dump(client: redis.Redis) -> dict[str, object]:
@@ -58,8 +58,10 @@ def database_dump() -> str:
 
 
 def leaks(text: str) -> list[str]:
+    """Each sent word found, with what surrounds it."""
     folded = text.lower()
-    return [needle for needle in NEEDLES if needle in folded]
+    return [f"{needle}: …{text[max(0, at - 300):at + 100]}…" for needle in NEEDLES
+            if (at := folded.find(needle)) >= 0]
 
 
 @pytest.mark.parametrize("worker", ["celery", "none"])
@@ -93,7 +95,7 @@ def test_nothing_said_is_kept_in_plaintext(start_server, start_worker, redis_liv
         while client.llen(PENDING_KEY) < len(SENT) + 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         # With no worker, the lines wait encrypted and the queue expires by itself.
-        assert client.llen(PENDING_KEY) == len(SENT) + 1
+        assert client.llen(PENDING_KEY) == len(SENT) + 1, server_a.log() + server_b.log()
         assert 0 < client.ttl(PENDING_KEY) <= 3600
 
     dump = redis_dump(client)
