@@ -129,6 +129,8 @@ class User:
         elif kind == "welcome":
             self.welcomed.set()
         elif kind == "matched":
+            if self.matched.is_set():
+                self.run.unexpected["matched_twice"] += 1
             self.match_time = now - self.find_sent
             self.conversation = frame["conversation"]
             self.matched.set()
@@ -232,7 +234,9 @@ async def pair_users(users: Sequence[User], find_rate: float, timeout: float = 3
         conversations[user.conversation].append(user)
     wrong = [c for c, members in conversations.items() if len(members) != 2]
     if wrong:
-        raise RuntimeError(f"{len(wrong)} conversations without exactly two of our users")
+        sizes = sorted({len(members) for members in conversations.values()})
+        raise RuntimeError(f"{len(wrong)} conversations without exactly two of our users "
+                           f"(sizes {sizes}; frames {dict(users[0].run.unexpected)})")
     return [user.match_time for user in users]
 
 

@@ -396,11 +396,11 @@ CELERY_BEAT_SCHEDULE = {
 METRICS_TOKEN = env.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "")
 # The garbage collector of a daphne process (chatsite/asgi.py): freeze what start-up made, and
-# the thresholds of gc.set_threshold (generation 0 allocations, then collections of 0 and 1):
-# Python's 700 collected 3-9 times a second under relay load, 10,000 about 35 times less often
-# for less pause time in all (docs/benchmarks.md).
+# the thresholds of gc.set_threshold (generation 0 allocations, then collections of 0 and 1).
+# Python's own stay the default: 10,000 collected 20-35 times less often under relay load but
+# each pause grew about sevenfold, which is what a p99 feels (docs/benchmarks.md).
 GC_FREEZE = env_bool("GC_FREEZE", True)
-GC_THRESHOLDS = tuple(int(n) for n in env_list("GC_THRESHOLDS", "10000,20,100"))
+GC_THRESHOLDS = tuple(int(n) for n in env_list("GC_THRESHOLDS", "700,10,10"))
 
 LOGGING = {
     "version": 1,
