@@ -224,3 +224,16 @@ def test_settings_page_turns_presence_sharing_off_and_the_chat_toggle_leaves_it_
     client.post("/account/settings/", {"form": "preferences", "keeps_history": "on"}, **JSON)
     me.refresh_from_db()
     assert me.keeps_history and me.shares_presence
+
+
+def test_reports_from_the_page_share_the_socket_reports_budget(settings) -> None:  # noqa: ANN001
+    settings.REPORT_RATE_LIMIT = "1/h"
+    a, b = full_user(), full_user()
+    contact_id = contacts(a, b)
+    # A report made on the live socket counts against the same limit (the consumer's key).
+    assert async_to_sync(get_store().hit)(f"reports:{a.pk}", settings.REPORT_RATE_LIMIT) is None
+    response = client_for(a).post(f"/contacts/{contact_id}/report/", {"reason": "spam"},
+                                  **JSON)
+    assert response.status_code == 429 and response.json()["error"] == "rate_limited"
+    assert int(response["Retry-After"]) > 0
+    assert not Report.objects.exists()

@@ -82,8 +82,6 @@ def test_a_bad_letter_is_refused_and_stores_nothing(postgres: None, redis_live: 
 @pytest.mark.django_db
 def test_letters_are_rate_limited_per_writer(postgres: None, redis_live: str,
                                              settings) -> None:  # noqa: ANN001
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": redis_live}}
     settings.LETTER_RATE_LIMIT = "2/h"
     writer, reader, other = full_user(), full_user(), full_user()
     to_reader, to_other = contacts(writer, reader), contacts(writer, other)

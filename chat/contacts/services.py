@@ -27,7 +27,6 @@ from chat.crypto import decrypt_text, encrypt_text
 from chat.history import iso_utc
 from chat.models import Block
 from chat.notify import notify_user_sync
-from chat.ratelimit import hit
 from chat.store import get_store
 from moderation.filters import filter_line
 from moderation.models import Report
@@ -216,6 +215,11 @@ def block(user_id: int, contact_id: Any) -> bool:
     return True
 
 
+def over_limit(key: str, rate: str) -> float | None:
+    """Count one hit on the live store's limiter, the socket's; seconds to wait when over."""
+    return async_to_sync(get_store().hit)(key, rate)
+
+
 def check_letter_text(text: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ContactError("bad_frame", "a letter needs text")
@@ -242,7 +246,7 @@ def write_letter(user_id: int, contact_id: Any, text: Any) -> Letter:
     if contact is None:
         raise ContactError("not_a_contact", "no such contact")
     text = check_letter_text(text)
-    retry_after = hit(f"letters:{user_id}", settings.LETTER_RATE_LIMIT)
+    retry_after = over_limit(f"letters:{user_id}", settings.LETTER_RATE_LIMIT)
     if retry_after is not None:
         raise ContactError("rate_limited", "too many letters; wait a little",
                            retry_after=retry_after)
@@ -276,7 +280,8 @@ def report(user_id: int, contact_id: Any, reason: Any, note: Any) -> Report:
     contact = contact_of(user_id, contact_id)
     if contact is None:
         raise ContactError("not_a_contact", "no such contact")
-    retry_after = hit(f"reports:{user_id}", settings.REPORT_RATE_LIMIT)
+    # The same budget as reports from the socket (the consumer's `reports:` key).
+    retry_after = over_limit(f"reports:{user_id}", settings.REPORT_RATE_LIMIT)
     if retry_after is not None:
         raise ContactError("rate_limited", "too many reports; wait a little",
                            retry_after=retry_after)
