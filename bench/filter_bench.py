@@ -5,8 +5,9 @@
    words, most of them disguised; 8% with contact details; 4% harm phrases or their harmless
    look-alikes), each line timed on its own after a warm-up, with the harm rules
    (`moderation.harm`) on and, for comparison, off. Figures: p50, p99 and mean in
-   microseconds of wall time, and p99 of the thread's CPU time (what the filter itself costs,
-   without the pauses a busy machine adds), for the mix, the clean and the dirty lines.
+   microseconds of wall time, and p99 of the thread's CPU time and of each line's best of
+   five more runs (what the filter itself costs, without the pauses a busy machine adds),
+   for the mix, the clean and the dirty lines.
 2. The analysis worker's throughput in lines per second, batched (ANALYSIS_BATCH_SIZE lines
    per classifier call) and one by one:
    - `classifier`: alt-profanity-check's scoring alone;
@@ -59,6 +60,9 @@ LISTED = ["fuck", "shit", "bitch", "asshole", "cunt", "puta", "merde", "scheiße
           "kill yourself"]
 CONTACTS = ["call me 555-123-4567", "add me on snap: coolguy_99", "bob at gmail dot com",
             "insta @lonely.boy", "my whatsapp is +44 7700 900123", "mail me jo.h@example.org"]
+# Each line is filtered this many more times; the best of them is its cost without the
+# scheduler's pauses.
+REPEATS = 5
 HARM = ["I'm going to stab you", "I know where you live", "what school do you go to?",
         "i want to die", "you should just die", "te voy a matar", "je sais où tu habites",
         "my school is hard", "I'm going to kill it at the interview", "I'm 14 lol",
@@ -136,17 +140,25 @@ def bench_filter(count: int, harm: bool) -> dict[str, dict[str, float | None]]:
     timings: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
     cpu: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
     clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
+    best: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
     for kind, line in lines:
         started, cpu_started = clock(), cpu_clock()
         filter_line(line)
         cpu_micros = (cpu_clock() - cpu_started) / 1000
         micros = (clock() - started) / 1000
+        repeats = []
+        for _ in range(REPEATS):
+            again = clock()
+            filter_line(line)
+            repeats.append((clock() - again) / 1000)
         for name in ("all", "clean" if kind == "clean" else "dirty"):
             timings[name].append(micros)
             cpu[name].append(cpu_micros)
-    # Wall time includes the scheduler's pauses on a busy machine; the thread's CPU time is
-    # the filter's own cost.
-    return {name: {**summary_us(values), "cpu_p99_us": percentile(cpu[name], 99)}
+            best[name].append(min(repeats))
+    # Wall time includes the scheduler's pauses on a busy machine; the thread's CPU time and
+    # each line's best of REPEATS runs are the filter's own cost.
+    return {name: {**summary_us(values), "cpu_p99_us": percentile(cpu[name], 99),
+                   "best_p99_us": percentile(best[name], 99)}
             for name, values in timings.items()}
 
 
@@ -248,9 +260,10 @@ def main() -> None:
         print_json("filter", result)
         return
     print_table(f"Inline filter, cost per line ({args.lines} lines)",
-                ["harm rules", "lines", "count", "p50 µs", "p99 µs", "mean µs", "CPU p99 µs"],
+                ["harm rules", "lines", "count", "p50 µs", "p99 µs", "mean µs", "CPU p99 µs",
+                 f"best-of-{REPEATS} p99 µs"],
                 [[harm, name, f["lines"], f["p50_us"], f["p99_us"], f["mean_us"],
-                  f["cpu_p99_us"]]
+                  f["cpu_p99_us"], f["best_p99_us"]]
                  for harm, figures in filter_figures.items() for name, f in figures.items()])
     print_table(f"Analysis worker, lines per second (batch of {settings.ANALYSIS_BATCH_SIZE} "
                 "vs one by one)",

@@ -256,10 +256,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "die", "kill", "hurt", "cut", "end", "live", "alive", "exist", "wake", "suicid",
         "reason", "morir", "matar", "vivir", "mourir", "tuer", "finir", "sterben", "umbring",
         "leben", "selbstmord", "suizid", "bringe mich", "morrer", "sumir", "viver"),
-    MINOR_AGE: (
-        "1", "8", "9", "ten", "eleven", "twelve", "teen", "minor", "under", "not 18", "grade",
-        "year", "school", "junior", "age", "trece", "catorce", "quince", "dieci", "treize",
-        "quatorze", "quinze", "seize", "dix-sept", "zehn", "treze", "dezes", "catorze"),
+    # Every age rule starts with one of these, or is a line starting "15 f" (see `scan`).
+    MINOR_AGE: ("i'm", "i’m", "im ", "i am", "just turned", "age", "tengo", "j'ai", "j’ai",
+                "ich bin", "tenho"),
     SEXUAL: (
         "send", "nud", "noodz", "naked", "horn", "sex", "boob", "tits", "puss", "dick",
         "blowjob", "body", "pant", "bra size", "virgin", "turn", "make love", "touch",
@@ -310,6 +309,8 @@ def scan(folded: str, categories: Iterable[str] = ()) -> frozenset[str]:
     candidates: set[str] = set()
     for _, triggered in _triggers().iter(text):
         candidates |= triggered
+    if text[:1] == "1":  # "15 f": an age given the way chat rooms ask for it
+        candidates.add(MINOR_AGE)
     hits = {name for name in candidates if _matches(name, text)}
     if SLUR_CATEGORY in categories and not _MENTIONED.search(text) and (
             _AIMED.search(text) or len(text.split()) <= 3):
