@@ -12,6 +12,7 @@ import pytest
 from browser import (  # noqa: F401 - `browser` is a fixture
     CHROMIUM_FLAGS,
     LAPTOP,
+    accept_rules,
     browser,
     expect_connected,
     expect_line,
@@ -49,6 +50,7 @@ def keeper_page(browser: Browser, site_url: str, username: str) -> Page:  # noqa
     page.locator("form").filter(has=page.locator("input[name=password]")).locator(
         "button[type=submit]").click()
     page.wait_for_url("**/chat/")
+    accept_rules(page)
     expect(page.locator("#start")).to_be_enabled()
     return page
 

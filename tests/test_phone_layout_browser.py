@@ -101,7 +101,7 @@ def test_forty_lines_keep_the_composer_next_and_newest_line_in_view(browser, sta
     # Alone with the person just left: the page says why nobody is found, and for how long.
     expect(reader.locator("#search-info")).to_contain_text(
         "You are not matched again with the person you just left for 3 s.")
-    expect(reader.locator("#search-info")).to_contain_text("1 other person is looking")
+    expect(reader.locator("#search-info")).to_contain_text("looking for a text chat")
     expect(reader.locator("#status")).to_have_text(
         "Chatting with a stranger — you both like tides", timeout=15_000)
     expect(reader.locator("#message")).to_be_focused()
@@ -173,3 +173,40 @@ def test_an_account_without_the_rules_accepts_them_in_one_click(browser, start_s
     expect(page.locator("#start")).to_be_enabled()
     user.refresh_from_db()
     assert user.rules_accepted_at is not None
+
+
+def test_a_hidden_tab_counts_new_lines_in_its_title_and_the_sound_choice_is_kept(
+        browser, start_server):  # noqa: F811
+    site = start_server()
+    alice, bob = guest_page(browser, site.url), guest_page(browser, site.url)
+    # Keyboard only: an interest, Enter to add it, Enter again to start.
+    alice.focus("#interest-input")
+    alice.keyboard.type("moths")
+    alice.keyboard.press("Enter")
+    alice.keyboard.press("Enter")
+    expect(alice.locator("#message")).to_be_focused()
+    start(bob, ["moths"])
+    expect(alice.locator("#status")).to_have_text("Chatting with a stranger — you both like moths")
+    title = alice.title()
+
+    # The person switches to another tab.
+    alice.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+        document.dispatchEvent(new Event('visibilitychange')); }""")
+    say(bob, "are you there?")
+    say(bob, "hello?")
+    expect(alice).to_have_title(f"(2) {title}")
+    alice.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', {value: false, configurable: true});
+        document.dispatchEvent(new Event('visibilitychange')); }""")
+    expect(alice).to_have_title(title)
+
+    alice.click("#next")
+    expect(alice.locator("#next")).to_have_text("Stop")
+    alice.click("#next")
+    expect(alice.locator("#start")).to_be_enabled()
+    expect(alice.locator("#sound")).to_have_attribute("aria-pressed", "true")
+    alice.click("#sound")
+    expect(alice.locator("#sound")).to_have_text("Sound off")
+    alice.reload()
+    expect(alice.locator("#sound")).to_have_attribute("aria-pressed", "false")
