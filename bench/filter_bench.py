@@ -162,6 +162,25 @@ def bench_filter(count: int, harm: bool) -> dict[str, dict[str, float | None]]:
             for name, values in timings.items()}
 
 
+def bench_harm(count: int) -> dict[str, float | None]:
+    """The harm rules alone (`moderation.harm.scan` on the folded line), each line's best of
+    REPEATS runs: what they add to the filter."""
+    from moderation import harm
+    from moderation.filters import fold
+
+    folded = [fold(line)[0] for _, line in line_mix(count)]
+    clock = time.perf_counter_ns
+    best = []
+    for line in folded:
+        runs = []
+        for _ in range(REPEATS):
+            started = clock()
+            harm.scan(line)
+            runs.append((clock() - started) / 1000)
+        best.append(min(runs))
+    return summary_us(best)
+
+
 def worker_lines(count: int, users: list[int], seed: int = 5) -> list[Any]:
     from moderation.analysis import PendingLine
 
@@ -248,13 +267,14 @@ def main() -> None:
         log(f"filter: {args.lines} lines, harm rules {'on' if harm else 'off'}")
         filter_figures["harm on" if harm else "harm off"] = bench_filter(args.lines, harm)
     settings.HARM_RULES_ENABLED = True
+    harm_alone = bench_harm(args.lines)
     log(f"classifier: {args.worker_lines} lines")
     worker: dict[str, dict[str, float]] = {"classifier": bench_classifier(args.worker_lines)}
     if with_database:
         log(f"drain: {args.worker_lines} lines through Redis and the database")
         worker["drain"] = bench_drain(args.worker_lines)
 
-    result = {"machine": machine(), "filter": filter_figures,
+    result = {"machine": machine(), "filter": filter_figures, "harm_rules_alone": harm_alone,
               "worker_lines_per_second": worker, "batch_size": settings.ANALYSIS_BATCH_SIZE}
     if args.json:
         print_json("filter", result)
@@ -265,6 +285,10 @@ def main() -> None:
                 [[harm, name, f["lines"], f["p50_us"], f["p99_us"], f["mean_us"],
                   f["cpu_p99_us"], f["best_p99_us"]]
                  for harm, figures in filter_figures.items() for name, f in figures.items()])
+    print_table(f"Harm rules alone, per line, best of {REPEATS} runs",
+                ["lines", "p50 µs", "p99 µs", "mean µs"],
+                [[harm_alone["lines"], harm_alone["p50_us"], harm_alone["p99_us"],
+                  harm_alone["mean_us"]]])
     print_table(f"Analysis worker, lines per second (batch of {settings.ANALYSIS_BATCH_SIZE} "
                 "vs one by one)",
                 ["stage", "batched", "one by one", "speed-up"],
