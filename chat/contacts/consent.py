@@ -103,9 +103,11 @@ def ask(user_id: int) -> Asked:
                                              defaults={"other_id": other_id})
         if ContactRequest.objects.filter(conversation=conversation.id,
                                          asker_id=other_id).exists():
-            contact = services.connect(user_id, other_id)
             ContactRequest.objects.filter(conversation=conversation.id).delete()
-            return Asked(other_id, contact=contact)
+            try:
+                return Asked(other_id, contact=services.connect(user_id, other_id))
+            except services.ContactError:
+                return Asked(other_id)  # an account closed or a block meanwhile: nothing
     return Asked(other_id, offer_handle=user.username)
 
 
