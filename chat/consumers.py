@@ -71,9 +71,12 @@ def log_failure(where: str, error: BaseException) -> None:
     log.error("%s failed: %s\n%s", where, type(error).__name__, where_from)
 
 
-async def in_db(function: Callable[..., T], *args: Any) -> T:
+async def in_db(function: Callable[..., T], *args: Any, read_only: bool = False) -> T:
+    """`function` on the database thread. A `read_only` one may run on a thread of a pool
+    instead, beside the others: under a burst of finds the reads then wait for PostgreSQL
+    side by side rather than one after the other on the one database thread."""
     try:
-        return await database_sync_to_async(function)(*args)
+        return await database_sync_to_async(function, thread_sensitive=not read_only)(*args)
     except DatabaseError as error:
         log.warning("database unavailable: %s", error)
         raise Unavailable from error
@@ -309,7 +312,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("already_searching", "already in a conversation; leave it first")
         if self.searching:
             raise FrameError("already_searching", "already looking for a partner")
-        profile = await in_db(conversations.search_profile, self.user_id)
+        profile = await in_db(conversations.search_profile, self.user_id, read_only=True)
         if not profile.rules_accepted:
             raise FrameError("rules_required",
                              "accept the community rules on the chat page first")
