@@ -252,6 +252,8 @@ def round_figures(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, float |
             "server CPU ms per line (peak)": server_cpu_ms(peak),
             "lines lost + duplicated + reordered": faults(raw["steady"][name],
                                                           raw["peak"][name]),
+            "users left out: pairing ended at once": (raw["steady"][name]["unpaired"]
+                                                      + raw["peak"][name]["unpaired"]),
         }
         if name == "project":
             gc_steady, gc_peak = raw["steady"][name]["gc"], raw["peak"][name]["gc"]
@@ -315,8 +317,10 @@ def report_full(args: argparse.Namespace, raw_rounds: list[dict[str, Any]]) -> N
              + " (/bare, /floor = project / that floor)")
     print_table(title, ["", "project", "bare", "floor", "/bare", "/floor"], [
         [figure, v.get("project"), v.get("bare"), v.get("floor"),
-         None if figure.startswith("lines lost") else ratio(v.get("project"), v.get("bare")),
-         None if figure.startswith("lines lost") else ratio(v.get("project"), v.get("floor"))]
+         None if figure.startswith(("lines lost", "users")) else ratio(v.get("project"),
+                                                                       v.get("bare")),
+         None if figure.startswith(("lines lost", "users")) else ratio(v.get("project"),
+                                                                       v.get("floor"))]
         for figure, v in figures.items()])
     print_table("issue 16 targets", ["", "value", ""], targets(figures))
     if args.json:
