@@ -10,7 +10,8 @@ from browser import LAPTOP, PHONE, browser, new_person  # noqa: F401 - `browser`
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from chat.contacts.services import write_letter
+from chat.contacts.models import Letter
+from chat.crypto import encrypt_text
 from tests.keeping import contacts, full_user, session_of
 
 # Playwright's sync API runs an event loop in this thread; the ORM is not used meanwhile.
@@ -30,6 +31,12 @@ def signed_in(browser, site_url: str, user: User, screen: str) -> Page:  # noqa:
     return page
 
 
+def write_letter(sender: User, contact_id: str, text: str) -> None:
+    # Stored as the service stores it; the service itself would reach the live store through
+    # an event loop, and Playwright's runs in this thread.
+    Letter.objects.create(contact_id=contact_id, sender=sender, body=encrypt_text(text))
+
+
 def assert_fits(page: Page) -> None:
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -43,9 +50,9 @@ def test_contacts_and_thread_fit_the_screen_and_a_letter_shows_up(
     me = full_user("Marisol")
     friend, quiet = full_user("Kenji"), full_user("Ottoline", shares_presence=False)
     with_friend, _ = contacts(me, friend), contacts(me, quiet)
-    write_letter(friend.pk, with_friend, "Back from my trip! Next Spanish session on Sunday?")
-    write_letter(me.pk, with_friend, "¡Claro! Sunday 10:00 UTC works for me.")
-    write_letter(friend.pk, with_friend, "Great, see you then 👋")
+    write_letter(friend, with_friend, "Back from my trip! Next Spanish session on Sunday?")
+    write_letter(me, with_friend, "¡Claro! Sunday 10:00 UTC works for me.")
+    write_letter(friend, with_friend, "Great, see you then 👋")
     page = signed_in(browser, server.url, me, screen)
 
     page.goto(server.url + "/contacts/")
