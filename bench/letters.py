@@ -14,7 +14,6 @@ per contact). Uses BENCH_DATABASE_URL and BENCH_REDIS_URL (see bench/common.py).
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 import time
@@ -29,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent / "shared" / "tools"))
 
 from bench.common import (  # noqa: E402
-    database_url,
     log,
     machine,
     print_json,
@@ -37,18 +35,9 @@ from bench.common import (  # noqa: E402
     servers,
     summary_ms,
 )
+from bench.export_bench import setup_django  # noqa: E402
 
 SERVER_ENV = {"LETTER_RATE_LIMIT": "100000/m"}
-
-
-def setup_django() -> None:
-    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
-        os.environ.pop(name, None)
-    os.environ["DATABASE_URL"] = database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
-    import django
-
-    django.setup()
 
 
 def full_users(count: int) -> list[Any]:
