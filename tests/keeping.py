@@ -5,6 +5,7 @@ import itertools
 import uuid
 from typing import Any
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -31,3 +32,11 @@ def session_of(user: User) -> str:
 def contacts(a: User, b: User) -> str:
     """Make the two contacts; the contact id."""
     return str(services.connect(a.pk, b.pk).pk)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the consumer test on the embedded default, then on the real Redis."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_live")
+    return request.param

@@ -16,16 +16,9 @@ from chatsockets import Client, close_all, connect, find, pair_clients
 from chat.contacts.models import Contact
 from chat.models import Conversation
 from conftest import resume_on
-from tests.keeping import contacts, full_user, session_of
+from tests.keeping import backend, contacts, full_user, session_of  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        request.getfixturevalue("redis_live")
-    return request.param
 
 
 async def friends() -> tuple[Client, Client, str]:
@@ -46,7 +39,8 @@ async def invite(a: Client, b: Client, contact: str, mode: str = "text") -> str:
     return invitation
 
 
-async def test_an_accepted_invitation_is_a_conversation(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_an_accepted_invitation_is_a_conversation() -> None:
     a, b, contact = await friends()
     invitation = await invite(a, b, contact)
     await b.send({"type": "accept", "invitation": invitation})
@@ -72,14 +66,16 @@ async def test_an_accepted_invitation_is_a_conversation(backend: str) -> None:
     await close_all(a, b)
 
 
-async def test_matched_from_search_is_not_direct(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_matched_from_search_is_not_direct() -> None:
     a, b, _ = await friends()
     matched_a, _ = await pair_clients(a, b)
     assert matched_a["direct"] is False and "contact" not in matched_a["partner"]
     await close_all(a, b)
 
 
-async def test_decline_tells_the_inviter(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_decline_tells_the_inviter() -> None:
     a, b, contact = await friends()
     invitation = await invite(a, b, contact)
     await b.send({"type": "decline", "invitation": invitation})
@@ -90,7 +86,8 @@ async def test_decline_tells_the_inviter(backend: str) -> None:
     await close_all(a, b)
 
 
-async def test_the_inviter_withdraws(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_the_inviter_withdraws() -> None:
     a, b, contact = await friends()
     invitation = await invite(a, b, contact)
     await a.send({"type": "cancel_invite", "invitation": invitation})
@@ -106,7 +103,8 @@ async def test_the_inviter_withdraws(backend: str) -> None:
     await close_all(a, b)
 
 
-async def test_an_unanswered_invitation_expires_for_both(backend: str, settings) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_an_unanswered_invitation_expires_for_both(settings) -> None:
     settings.INVITE_TIMEOUT_SECONDS = 1
     a, b, contact = await friends()
     invitation = await invite(a, b, contact)
@@ -119,7 +117,8 @@ async def test_an_unanswered_invitation_expires_for_both(backend: str, settings)
     await close_all(a, b)
 
 
-async def test_accept_stops_a_search_and_is_refused_in_a_conversation(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_accept_stops_a_search_and_is_refused_in_a_conversation() -> None:
     a, b, contact = await friends()
     c = await connect(await database_sync_to_async(full_user)("Cid"))
     invitation = await invite(a, b, contact)
@@ -141,7 +140,8 @@ async def test_accept_stops_a_search_and_is_refused_in_a_conversation(backend: s
     await close_all(a, b, c, d, e)
 
 
-async def test_errors_change_nothing(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_errors_change_nothing() -> None:
     a, b, contact = await friends()
     stranger = await connect(await database_sync_to_async(full_user)("Sam"))
     for frame, code in (
@@ -174,7 +174,8 @@ async def test_errors_change_nothing(backend: str) -> None:
     await close_all(a, b, c, stranger)
 
 
-async def test_invitations_are_rate_limited(backend: str, settings) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_invitations_are_rate_limited(settings) -> None:
     settings.INVITE_RATE_LIMIT = "2/m"
     a, b, contact = await friends()
     first = await invite(a, b, contact)
@@ -190,7 +191,8 @@ async def test_invitations_are_rate_limited(backend: str, settings) -> None:
     await close_all(a, b)
 
 
-async def test_a_pending_invitation_is_offered_again_on_reconnect(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_a_pending_invitation_is_offered_again_on_reconnect() -> None:
     a, b, contact = await friends()
     invitation = await invite(a, b, contact)
     await b.close()

@@ -15,16 +15,9 @@ from chatsockets import Client, close_all, connect, pair_clients
 from accounts.guests import claim_guest, create_guest
 from accounts.models import User
 from chat.contacts.models import Contact, ContactRequest
-from tests.keeping import full_user, session_of
+from tests.keeping import backend, full_user, session_of  # noqa: F401 - `backend`: a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        request.getfixturevalue("redis_live")
-    return request.param
 
 
 async def two_full() -> tuple[Client, Client]:
@@ -36,6 +29,13 @@ async def two_full() -> tuple[Client, Client]:
 @database_sync_to_async
 def contact_ids() -> list[str]:
     return [str(pk) for pk in Contact.objects.values_list("pk", flat=True)]
+
+
+async def leaves(a: Client, b: Client) -> None:
+    """`a` leaves the conversation; `b` is told."""
+    await a.send({"type": "leave"})
+    await a.expect("ended")
+    await b.expect("partner_left")
 
 
 async def both_ask(a: Client, b: Client) -> str:
@@ -54,7 +54,8 @@ async def both_ask(a: Client, b: Client) -> str:
     return added_a["contact"]["id"]
 
 
-async def test_both_asking_during_the_conversation_makes_one_contact(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_both_asking_during_the_conversation_makes_one_contact() -> None:
     a, b = await two_full()
     await pair_clients(a, b)
     contact = await both_ask(a, b)
@@ -65,26 +66,24 @@ async def test_both_asking_during_the_conversation_makes_one_contact(backend: st
     await close_all(a, b)
 
 
-async def test_both_asking_after_it_ended_within_the_window(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_both_asking_after_it_ended_within_the_window() -> None:
     a, b = await two_full()
     await pair_clients(a, b)
-    await a.send({"type": "leave"})
-    await a.expect("ended")
-    await b.expect("partner_left")
+    await leaves(a, b)
     assert await contact_ids() == []
     await both_ask(b, a)
     await close_all(a, b)
 
 
-async def test_one_way_nothing_happens_and_the_asker_is_told_nothing(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_one_way_nothing_happens_and_the_asker_is_told_nothing() -> None:
     a, b = await two_full()
     await pair_clients(a, b)
     await a.send({"type": "keep_in_touch"})
     await a.expect("keep_in_touch_sent")
     await b.expect("keep_in_touch_offered")
-    await b.send({"type": "leave"})
-    await b.expect("ended")
-    await a.expect("partner_left")
+    await leaves(b, a)
     assert await a.silent(0.5)  # no "declined", ever
     assert await contact_ids() == []
     # Asking again changes nothing and tells nothing more.
@@ -94,16 +93,15 @@ async def test_one_way_nothing_happens_and_the_asker_is_told_nothing(backend: st
     await close_all(a, b)
 
 
-async def test_the_window_closes_when_either_is_matched_again(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_the_window_closes_when_either_is_matched_again() -> None:
     a, b = await two_full()
     c = await connect(await database_sync_to_async(full_user)("Cid"))
     await pair_clients(a, b)
     await a.send({"type": "keep_in_touch"})
     await a.expect("keep_in_touch_sent")
     await b.expect("keep_in_touch_offered")
-    await a.send({"type": "leave"})
-    await a.expect("ended")
-    await b.expect("partner_left")
+    await leaves(a, b)
     await pair_clients(a, c)  # a met someone new
     await b.send({"type": "keep_in_touch"})
     assert (await b.error())["code"] == "not_in_conversation"
@@ -111,19 +109,19 @@ async def test_the_window_closes_when_either_is_matched_again(backend: str) -> N
     await close_all(a, b, c)
 
 
-async def test_the_window_closes_after_its_seconds(backend: str, settings) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_the_window_closes_after_its_seconds(settings) -> None:
     settings.KEEP_IN_TOUCH_WINDOW_SECONDS = 0
     a, b = await two_full()
     await pair_clients(a, b)
-    await a.send({"type": "leave"})
-    await a.expect("ended")
-    await b.expect("partner_left")
+    await leaves(a, b)
     await a.send({"type": "keep_in_touch"})
     assert (await a.error())["code"] == "not_in_conversation"
     await close_all(a, b)
 
 
-async def test_nobody_to_keep_in_touch_with_before_any_conversation(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_nobody_to_keep_in_touch_with_before_any_conversation() -> None:
     a, b = await two_full()
     await a.send({"type": "keep_in_touch"})
     assert (await a.error())["code"] == "not_in_conversation"
@@ -137,7 +135,8 @@ def new_guest() -> User:
     return User.objects.get(pk=guest.pk)
 
 
-async def test_a_guest_is_refused_then_answers_after_claiming(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_a_guest_is_refused_then_answers_after_claiming() -> None:
     a = await connect(await database_sync_to_async(full_user)("Ann"))
     guest_user = await new_guest()
     guest = await connect(guest_user)
@@ -150,9 +149,7 @@ async def test_a_guest_is_refused_then_answers_after_claiming(backend: str) -> N
     await a.send({"type": "keep_in_touch"})
     await a.expect("keep_in_touch_sent")
     assert (await guest.expect("keep_in_touch_offered"))["handle"] == a.handle
-    await a.send({"type": "leave"})
-    await a.expect("ended")
-    await guest.expect("partner_left")
+    await leaves(a, guest)
     # The guest claims its account (the page reloads: a new socket), the offer is still
     # there, and answering it makes the contact.
     await database_sync_to_async(claim_guest)(guest_user, "a-new-pass-123")
@@ -168,7 +165,8 @@ async def test_a_guest_is_refused_then_answers_after_claiming(backend: str) -> N
 
 @pytest.mark.parametrize("how", ["block", "report"])
 @pytest.mark.parametrize("who", ["asker", "other"])
-async def test_a_block_or_report_cancels_a_pending_request(backend: str, how: str,
+@pytest.mark.usefixtures("backend")
+async def test_a_block_or_report_cancels_a_pending_request(how: str,
                                                            who: str) -> None:
     a, b = await two_full()
     await pair_clients(a, b)
@@ -191,7 +189,8 @@ async def test_a_block_or_report_cancels_a_pending_request(backend: str, how: st
     await close_all(a, b)
 
 
-async def test_the_offer_reaches_a_partner_who_reconnects(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_the_offer_reaches_a_partner_who_reconnects() -> None:
     a, b = await two_full()
     await pair_clients(a, b)
     await b.communicator.disconnect(code=1006)  # b's network drops; the conversation waits

@@ -16,19 +16,13 @@ from chatclient import Socket
 from chatsockets import close_all, connect
 
 from chat.contacts import services
-from tests.keeping import contacts, full_user, session_of
+from tests.keeping import backend, contacts, full_user, session_of  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        request.getfixturevalue("redis_live")
-    return request.param
-
-
-async def test_only_contacts_see_a_sharing_contact_come_and_go(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_only_contacts_see_a_sharing_contact_come_and_go() -> None:
     make = database_sync_to_async(full_user)
     ann, ben, cat, dan = await make("Ann"), await make("Ben"), await make("Cat"), await make("Dan")
     await database_sync_to_async(type(cat).objects.filter(pk=cat.pk).update)(
@@ -61,7 +55,8 @@ async def test_only_contacts_see_a_sharing_contact_come_and_go(backend: str) -> 
     await close_all(b3, d)
 
 
-async def test_removal_and_letters_reach_the_live_socket(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_removal_and_letters_reach_the_live_socket() -> None:
     ann = await database_sync_to_async(full_user)("Ann")
     ben = await database_sync_to_async(full_user)("Ben")
     contact = await database_sync_to_async(contacts)(ann, ben)

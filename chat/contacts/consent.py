@@ -26,13 +26,6 @@ from chat.models import Conversation
 from moderation.models import Report
 
 
-class ConsentError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
 @dataclass(frozen=True)
 class Asked:
     """What one `keep_in_touch` led to."""
@@ -80,18 +73,19 @@ def ask(user_id: int) -> Asked:
     """`user_id` presses "Keep in touch" about their latest conversation."""
     user = get_user_model().objects.get(pk=user_id)
     if user.is_guest:
-        raise ConsentError("account_required",
+        raise services.ContactError("account_required",
                            "only full accounts keep in touch; claim your account first")
     with transaction.atomic():
         latest = latest_conversation(user_id)
         other_id = _other_of(latest, user_id) if latest else None
         if latest is None or other_id is None:
-            raise ConsentError("not_in_conversation", "there is no current or last partner")
+            raise services.ContactError("not_in_conversation",
+                                        "there is no current or last partner")
         # Both asks of one conversation take turns here, on any process.
         conversation = Conversation.objects.select_for_update().get(pk=latest.pk)
         pair = (user_id, other_id)
         if not _window_open(conversation, pair):
-            raise ConsentError("not_in_conversation",
+            raise services.ContactError("not_in_conversation",
                                "too late to keep in touch with that partner")
         if _spoiled(conversation, pair):
             ContactRequest.objects.filter(conversation=conversation.id).delete()

@@ -23,13 +23,6 @@ from chat.contacts.models import Contact, Invitation
 State = Invitation.State
 
 
-class InviteError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
 @dataclass(frozen=True)
 class Person:
     """One side of a direct conversation, as the live conversation needs it."""
@@ -50,7 +43,7 @@ def contact_for(user_id: int, contact_id: str) -> Contact:
     """The user's contact by id, else `not_a_contact` (also for someone either side blocked)."""
     contact = services.contact_of(user_id, contact_id)
     if contact is None or services.blocked_either_way(user_id, contact.partner_id(user_id)):
-        raise InviteError("not_a_contact", "that is not one of your contacts")
+        raise services.ContactError("not_a_contact", "that is not one of your contacts")
     return contact
 
 
@@ -71,7 +64,8 @@ def create(inviter_id: int, contact: Contact, mode: str) -> tuple[Invitation, li
 def _settle(invitation_id: str, new_state: str, **who: int) -> Invitation:
     """Move a pending invitation to `new_state`, if it is still pending and unexpired."""
     key = as_uuid(invitation_id)
-    gone = InviteError("invitation_gone", "that invitation was answered, withdrawn or expired")
+    gone = services.ContactError("invitation_gone",
+                                 "that invitation was answered, withdrawn or expired")
     if key is None:
         raise gone
     pending = Invitation.objects.filter(pk=key, state=State.PENDING, **who)
@@ -99,7 +93,7 @@ def give_up(invitation_id: str, state: str = State.CANCELLED) -> Invitation | No
     None when something else settled it first."""
     try:
         return _settle(invitation_id, state)
-    except InviteError:
+    except services.ContactError:
         return None
 
 

@@ -29,7 +29,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 
 from chat import conversations
-from chat.contacts import consent, invitations
+from chat.contacts import consent, invitations, services
 from chat.contacts.models import Contact, Invitation
 from chat.notify import notify_user
 from chat.protocol import FrameError
@@ -105,8 +105,8 @@ async def disconnected(consumer: Consumer) -> None:
 async def on_keep_in_touch(consumer: Consumer, frame: dict[str, Any]) -> None:
     try:
         asked = await db(consent.ask, consumer.user_id)
-    except consent.ConsentError as error:
-        raise FrameError(error.code, error.detail) from None
+    except services.ContactError as error:
+        raise FrameError(error.code, str(error)) from None
     await consumer.send_frame({"type": "keep_in_touch_sent"})
     if asked.contact is not None:
         contact_id = str(asked.contact.pk)
@@ -143,8 +143,8 @@ async def on_invite(consumer: Consumer, frame: dict[str, Any]) -> None:
     await consumer.check_rate("invites", settings.INVITE_RATE_LIMIT)
     try:
         contact = await db(invitations.contact_for, consumer.user_id, frame["contact"])
-    except invitations.InviteError as error:
-        raise FrameError(error.code, error.detail) from None
+    except services.ContactError as error:
+        raise FrameError(error.code, str(error)) from None
     other_id = contact.partner_id(consumer.user_id)
     if not await consumer.store.socket_of(other_id):
         raise FrameError("contact_offline", "your contact is not connected")
@@ -189,8 +189,8 @@ async def settle(change: Callable[[int, str], Invitation], consumer: Consumer,
                  frame: dict[str, Any]) -> Invitation:
     try:
         return await db(change, consumer.user_id, frame["invitation"])
-    except invitations.InviteError as error:
-        raise FrameError(error.code, error.detail) from None
+    except services.ContactError as error:
+        raise FrameError(error.code, str(error)) from None
 
 
 async def on_accept(consumer: Consumer, frame: dict[str, Any]) -> None:
