@@ -165,7 +165,7 @@ def test_video_call_connects_through_the_relay_only(call_browser, start_server, 
 
     alice.evaluate("window.tracksOfLastCall = window.chatCall.stream.getTracks()")
     alice.click("#next")
-    expect(bob.locator("#status")).to_have_text("Stranger has left")
+    expect(bob.locator("#status")).to_have_text("Stranger left the conversation.")
     expect(bob.locator("#call")).to_be_hidden()
     assert alice.evaluate(
         "window.tracksOfLastCall.every((track) => track.readyState === 'ended')")

@@ -88,7 +88,7 @@ def test_keeper_chats_with_guest_then_reads_transcript_and_downloads_record(
     expect_connected(guest, "KeeperKite", "origami")
     # The guest is told plainly, before the first line, that this stranger keeps a transcript.
     expect(guest.locator("#transcript .keeps-history")).to_have_text(
-        "KeeperKite keeps a transcript of this chat")
+        "Stranger keeps a transcript of this chat")
     expect(keeper.locator("#transcript .keeps-history")).to_have_count(0)
 
     say(keeper, LINES[0])
@@ -98,7 +98,7 @@ def test_keeper_chats_with_guest_then_reads_transcript_and_downloads_record(
     say(guest, LINES[2])
     expect_line(keeper, "partner", LINES[2])
     keeper.click("#next")
-    expect(guest.locator("#status")).to_have_text("Stranger has left")
+    expect(guest.locator("#status")).to_have_text("Stranger left the conversation.")
 
     open_transcript_when_kept(keeper, site.url, guest_handle)
     # Only the side that keeps history has a copy; the guest's lines are kept for nobody else.
