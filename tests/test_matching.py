@@ -349,8 +349,9 @@ async def test_compatible_users_behind_a_long_queue_of_others_still_meet(
     # Each decision looks at `scan` waiting users; here the first ones are all incompatible.
     # The first ones speak the same language but have blocked everyone else.
     matcher = RedisMatcher(redis_url, prefix=f"test-match-{uuid.uuid4().hex[:8]}", scan=3)
-    first, second = seeker(lang="en"), seeker(lang="en")
+    # (Made first, so that their ids also sort first among arrivals in the same millisecond.)
     blockers = [seeker(lang="en") for _ in range(4)]
+    first, second = seeker(lang="en"), seeker(lang="en")
     for blocker in blockers:
         blocker.excluded = [u.user_id for u in (*blockers, first, second) if u is not blocker]
         assert await matcher.find_partner(blocker) is None
