@@ -210,3 +210,28 @@ def test_a_hidden_tab_counts_new_lines_in_its_title_and_the_sound_choice_is_kept
     expect(alice.locator("#sound")).to_have_text("Sound off")
     alice.reload()
     expect(alice.locator("#sound")).to_have_attribute("aria-pressed", "false")
+
+
+def test_report_and_block_in_one_go_on_a_phone(browser, start_server):  # noqa: F811
+    from chat.models import Block
+    from moderation.models import Report
+
+    site = start_server()
+    alice = guest_page(browser, site.url, **PHONE_CONTEXT)
+    bob = guest_page(browser, site.url)
+    start(alice, ["wasps"])
+    start(bob, ["wasps"])
+    say(bob, "something nasty")
+    expect_line(alice, "partner", "something nasty")
+
+    alice.click("#report")
+    alice.check("#report-dialog input[value=harassment]", force=True)
+    alice.click("#report-block")
+    expect(alice.locator("#status")).to_have_text(
+        "You blocked the stranger and left the conversation.")
+    expect(alice.locator("#block")).to_have_text("Blocked")
+    expect(alice.locator("#block")).to_be_disabled()
+    expect(bob.locator("#status")).to_have_text("Stranger ended the conversation.")
+    assert Report.objects.get().reason == "harassment"
+    assert Block.objects.count() == 1
+    expect(alice.locator("#next")).to_have_text("New chat")
