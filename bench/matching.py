@@ -23,6 +23,7 @@ import os
 import random
 import sys
 import time
+import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
 from bench.common import (  # noqa: E402
+    GUEST_ATTEMPTS,
     Server,
     guest_sessions,
     log,
@@ -79,9 +81,9 @@ async def fill_queue(matcher: RedisMatcher, start: int, count: int, rng: random.
         await asyncio.gather(*(one(n) for n in range(first, min(first + 100, start + count))))
 
 
-async def probe(matcher: RedisMatcher, size: int, interests: bool) -> list[float]:
+async def probe(matcher: RedisMatcher, size: int, interests: bool, probes: int) -> list[float]:
     times = []
-    for n in range(PROBES):
+    for n in range(probes):
         uid = FILLER_IDS // 2 + n
         seeker = Seeker(user_id=uid, channel=f"bench-probe-{uid}", mode="text", lang="en",
                         interests=[f"probe {size} {n}"] if interests else [],
@@ -95,7 +97,7 @@ async def probe(matcher: RedisMatcher, size: int, interests: bool) -> list[float
     return times
 
 
-async def queue_cost(sizes: list[int]) -> dict[str, Any]:
+async def queue_cost(sizes: list[int], probes: int) -> dict[str, Any]:
     matcher = bench_matcher()
     rng = random.Random(16)
     out: dict[str, Any] = {}
@@ -105,9 +107,25 @@ async def queue_cost(sizes: list[int]) -> dict[str, Any]:
         await fill_queue(matcher, filled, size - filled, rng)
         log(f"queue filled to {size} in {time.monotonic() - started:.1f} s")
         filled = size
-        out[str(size)] = {"with_interests_ms": summary_ms(await probe(matcher, size, True)),
-                          "without_interests_ms": summary_ms(await probe(matcher, size, False))}
+        out[str(size)] = {
+            "with_interests_ms": summary_ms(await probe(matcher, size, True, probes)),
+            "without_interests_ms": summary_ms(await probe(matcher, size, False, probes))}
     return out
+
+
+def make_guests(server: Server, count: int) -> list[str]:
+    """Guests in batches, a batch tried again when a shared database refused it for a moment."""
+    sessions: list[str] = []
+    while len(sessions) < count:
+        for attempt in range(GUEST_ATTEMPTS):
+            try:
+                sessions += guest_sessions(server, min(50, count - len(sessions)), workers=4)
+                break
+            except urllib.error.HTTPError as error:
+                if error.code != 503 or attempt == GUEST_ATTEMPTS - 1:
+                    raise
+                time.sleep(2)
+    return sessions
 
 
 async def burst(server: Server, sessions: list[str | None]) -> dict[str, Any]:
@@ -185,13 +203,13 @@ def main() -> None:
         full_pairs = min(args.pairs, 50)
         needed = args.burst + 2 * args.pairs + 2 * full_pairs
         log(f"creating {needed} guest users")
-        sessions: list[str | None] = list(guest_sessions(daphne_server, needed))
+        sessions: list[str | None] = list(make_guests(daphne_server, needed))
         daphne_burst = asyncio.run(burst(daphne_server, sessions[:args.burst]))
         log(f"burst: {daphne_burst}")
         first = args.burst + 2 * args.pairs
         daphne = asyncio.run(pair_one_by_one(daphne_server, sessions[args.burst:first]))
         log(f"one by one, queue empty: {daphne}")
-        costs = asyncio.run(queue_cost(sizes))
+        costs = asyncio.run(queue_cost(sizes, PROBES if not args.quick else 20))
         log(f"queue cost: {costs}")
         daphne_full = asyncio.run(pair_one_by_one(daphne_server, sessions[first:]))
         log(f"one by one, queue {args.queue}: {daphne_full}")
@@ -220,9 +238,10 @@ def main() -> None:
             rows.append([f"{label} {q} ms", daphne_full[key][q], None, None])
     rows.append([f"queue {args.queue}: pairs not met within {PAIR_TIMEOUT:g} s",
                  daphne_full["unmatched"], None, None])
-    print_table(f"matching: a burst; {args.pairs} pairs one by one with a compatible partner "
-                f"waiting, then {full_pairs} with {args.queue} others in the queue "
-                "(ratio = daphne / bare relay)", ["", "daphne", "bare", "ratio"], rows)
+    print_table(f"matching with a compatible partner waiting: {args.burst} finds at once; "
+                f"{args.pairs} pairs one by one, then {full_pairs} with {args.queue} others "
+                "in the queue (ratio = daphne / bare relay)", ["", "daphne", "bare", "ratio"],
+                rows)
     if args.json:
         print_json("matching", {"machine": machine(), "queue_cost": costs,
                                 "burst": {"daphne": daphne_burst, "bare": bare_burst},
