@@ -72,8 +72,8 @@ async def online_of(consumer: Consumer, user_id: int) -> bool | None:
     return bool(await consumer.store.socket_of(user_id))
 
 
-async def tell_presence(user_id: int, online: bool) -> None:
-    for contact_id, other_id in await db(presence_audience, user_id):
+async def tell(audience: list[tuple[str, int]], online: bool) -> None:
+    for contact_id, other_id in audience:
         await notify_user(other_id, frame_event(
             {"type": "contact_presence", "contact": contact_id, "online": online}))
 
@@ -82,12 +82,20 @@ def frame_event(frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": "contacts.frame", "frame": frame}
 
 
+def waiting_for(user_id: int) -> tuple[list[tuple[str, int]], list[str], list[Invitation]]:
+    """In one trip to the database: who is told the user came, the offers to keep in touch
+    and the invitations that wait for the user."""
+    return (presence_audience(user_id), consent.pending_offers(user_id),
+            invitations.pending_for(user_id))
+
+
 async def connected(consumer: Consumer) -> None:
     """After `welcome`: contacts learn this user came; what waits for it is offered again."""
-    await tell_presence(consumer.user_id, True)
-    for handle in await db(consent.pending_offers, consumer.user_id):
+    audience, offers, waiting = await db(waiting_for, consumer.user_id)
+    await tell(audience, True)
+    for handle in offers:
         await consumer.send_frame({"type": "keep_in_touch_offered", "handle": handle})
-    for invitation in await db(invitations.pending_for, consumer.user_id):
+    for invitation in waiting:
         await consumer.send_frame(invitations.invited_frame(invitation,
                                                             invitation.inviter.username))
         watch_expiry(consumer, str(invitation.pk), invitations.seconds_left(invitation))
@@ -96,7 +104,7 @@ async def connected(consumer: Consumer) -> None:
 async def disconnected(consumer: Consumer) -> None:
     """After the socket let go: contacts learn the user went, unless a newer socket took over."""
     if not await consumer.store.socket_of(consumer.user_id):
-        await tell_presence(consumer.user_id, False)
+        await tell(await db(presence_audience, consumer.user_id), False)
 
 
 # ---- consent
