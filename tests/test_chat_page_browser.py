@@ -211,14 +211,21 @@ def test_a_refused_line_is_marked_not_sent_with_when_to_try_again(
     start(bob, ["sand"])
     expect_connected(alice, handle_of(bob), "sand")
 
-    for text in ("one", "two", "three"):
+    for text in ("one", "two", "three", "four"):
         say(alice, text)
 
     expect(alice.locator("#notices")).to_contain_text(re.compile(r"you can send again in \d+ s"))
-    expect(alice.locator("#transcript .line.failed .text")).to_have_text("three")
-    expect(alice.locator("#message")).to_have_value("three")
+    expect(alice.locator("#transcript .line.failed .text")).to_have_text(["three", "four"])
+    # Every refused line goes back into the box, in order: nothing typed is lost.
+    expect(alice.locator("#message")).to_have_value("three\nfour")
     expect_line(bob, "partner", "two")
     assert [text for _, text in transcript(bob)] == ["one", "two"]
+
+    # A half-typed line survives a reload (the conversation resumes).
+    alice.fill("#message", "half a thought")
+    alice.reload()
+    expect_connected(alice, handle_of(bob), "sand")
+    expect(alice.locator("#message")).to_have_value("half a thought")
 
 
 def test_banned_user_is_told_until_when_and_why_and_not_reconnected(
