@@ -198,7 +198,7 @@ function updateControls() {
   // a match lands in it.
   el.message.disabled = !((chatting || state.phase === "searching") && live);
   el.message.readOnly = !chatting;
-  el.message.placeholder = chatting ? "Type a message…" : "You can type once someone is found…";
+  el.message.placeholder = state.phase === "searching" ? "Type once someone is found…" : "Type a message…";
   el.send.disabled = !(chatting && live);
   // Start begins a search; this button stops one, moves on, or starts the next one in place.
   el.next.hidden = !["searching", "chatting", "ended"].includes(state.phase);
