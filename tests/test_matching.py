@@ -207,9 +207,11 @@ async def test_the_partner_just_left_is_not_offered_again(make_matcher: MatcherF
     a, b = seeker(), seeker()
     await matcher.find_partner(a)
     assert partner_of(await matcher.find_partner(b)) == a.user_id
-    # Both look again; each excludes the other (see chat.conversations.exclusions_for).
-    a_again = seeker(a.user_id, excluded=[b.user_id])
-    b_again = seeker(b.user_id, excluded=[a.user_id])
+    # Both look again; each keeps the other apart for a while (chat.conversations.last_partner).
+    a_again, b_again = seeker(a.user_id), seeker(b.user_id)
+    until = now_ms() + 60_000
+    a_again.last_partner, a_again.last_partner_until_ms = b.user_id, until
+    b_again.last_partner, b_again.last_partner_until_ms = a.user_id, until
     assert await matcher.find_partner(a_again) is None
     assert await matcher.find_partner(b_again) is None
     newcomer = seeker()
