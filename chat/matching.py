@@ -312,7 +312,9 @@ if renew and not (old and old.mode == M and old.channel == me.channel) then
 end
 me.since_ms = now
 if old and old.mode == M then me.since_ms = old.since_ms end
-if old and (old.mode ~= M or str(old.lang) ~= my_lang or str(old.practice) ~= my_practice) then
+if old and not renew then
+  -- A new search files the user afresh (its interests or language may differ), keeping its
+  -- place in the queue when the mode is the same.
   drop(uid, old)
   old = nil
 end

@@ -383,6 +383,17 @@ async def test_a_partner_sharing_an_interest_is_found_at_once_behind_a_long_queu
     assert await matcher.waiting_count("text") == 6
 
 
+async def test_a_new_search_with_other_interests_is_found_by_those_only(
+        make_matcher: MatcherFactory) -> None:
+    matcher = make_matcher(interest_wait_s=60)
+    changing = seeker(interests=["chess"])
+    await matcher.find_partner(changing)
+    changing = seeker(changing.user_id, interests=["jazz"])
+    assert await matcher.find_partner(changing) is None
+    assert await matcher.find_partner(seeker(interests=["chess"])) is None
+    assert partner_of(await matcher.find_partner(seeker(interests=["jazz"]))) == changing.user_id
+
+
 async def test_two_matchers_on_one_redis_share_the_queue(redis_url: str) -> None:
     prefix = f"test-match-{uuid.uuid4().hex[:8]}"
     one, two = RedisMatcher(redis_url, prefix=prefix), RedisMatcher(redis_url, prefix=prefix)
