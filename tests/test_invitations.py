@@ -203,6 +203,26 @@ async def test_a_pending_invitation_is_offered_again_on_reconnect() -> None:
     await close_all(a, b)
 
 
+@pytest.mark.usefixtures("backend")
+async def test_accepting_after_the_inviter_went_or_met_someone() -> None:
+    a, b, contact = await friends()
+    invitation = await invite(a, b, contact)
+    await a.close()  # the inviter closed the tab
+    assert (await b.expect("contact_presence"))["online"] is False
+    await b.send({"type": "accept", "invitation": invitation})
+    assert (await b.error())["code"] == "contact_offline"
+    a = await connect(a.user)
+    assert (await b.expect("contact_presence"))["online"] is True
+    c = await connect(await database_sync_to_async(full_user)("Cid"))
+    second = await invite(a, b, contact)
+    await pair_clients(a, c)  # the inviter meets a stranger meanwhile
+    await b.send({"type": "accept", "invitation": second})
+    assert (await b.error())["code"] == "contact_busy"
+    assert await a.expect("invite_expired") == {"type": "invite_expired",
+                                                "invitation": second}
+    await close_all(a, b, c)
+
+
 # ---- across two server processes
 
 SKIP = ("typing", "pong", "searching", "contact_presence")
