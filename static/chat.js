@@ -560,7 +560,9 @@ function sendMessage() {
   el.message.value = "";
   saveDraft();
   autoGrow();
-  stopTyping();
+  // No "stopped typing" per line: the line itself hides the partner's indicator, and a fast
+  // typist would otherwise spend two frames a line against the frame rate limit. The idle
+  // timer still says "stopped" once the person really stops.
 }
 
 // ---- the half-typed line, kept across a reload of this tab
@@ -1000,6 +1002,10 @@ const handlers = {
     if (frame.code === "rate_limited") {
       const seconds = Math.ceil(Number(frame.retry_after) || 1);
       state.socket.pauseMs = seconds * 1000;
+      if (!refusedLine && state.phase === "ended" && state.choices) {
+        // A refused Next/New chat search: look again once allowed, as the person asked.
+        setTimeout(() => { if (state.phase === "ended") find(state.choices); }, seconds * 1000 + 100);
+      }
       notice(refusedLine ? `Slow down: you can send again in ${seconds} s.`
         : `Too much at once: try again in ${seconds} s.`, { kind: "warning", key: "rate" });
       return;
