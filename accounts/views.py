@@ -17,7 +17,7 @@ from accounts.forms import (
 )
 from accounts.guests import claim_guest, create_guest
 from accounts.rules import accept_rules
-from chat.ratelimit import hit
+from chatsite.plumbing.ratelimit import hit
 from moderation.doors import refusal, refused_response
 
 

@@ -19,10 +19,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
-from chat import crypto
 from chat.contacts import services as contacts
 from chat.history import decrypted_lines, iso_utc
 from chat.models import Block, HistoryExport, KeptConversation
+from chatsite.plumbing import crypto
 from moderation.models import Decision, Report
 
 FORMATS = ("json", "html", "csv")

@@ -25,8 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chat import crypto
 from chat.models import Conversation, HistoryExport, KeptConversation, KeptLine
+from chatsite.plumbing import crypto
 
 log = logging.getLogger(__name__)
 

@@ -455,7 +455,7 @@ class RedisMatcher:
         self._scripts: dict[tuple[int, str], Any] = {}
 
     def _redis(self):  # noqa: ANN202 - redis.asyncio.Redis
-        from chat.redis_client import get_redis
+        from chatsite.plumbing.redis_client import get_redis
 
         return get_redis(self.url)
 

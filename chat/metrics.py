@@ -38,7 +38,7 @@ from prometheus_client.registry import Collector
 
 from chat import lifecycle
 from chat.matching import MODES, get_matcher
-from chat.redis_client import get_redis
+from chatsite.plumbing.redis_client import get_redis
 from moderation.analysis import PENDING_KEY
 from moderation.models import Report
 

@@ -105,7 +105,7 @@ class KeptConversation(models.Model):
 
 
 class KeptLine(models.Model):
-    """One line of a kept conversation; the text is a Fernet token (see chat.crypto)."""
+    """One line of a kept conversation; the text is a Fernet token (plumbing.crypto)."""
 
     kept = models.ForeignKey(KeptConversation, on_delete=models.CASCADE, related_name="lines")
     message_id = models.CharField(max_length=80)

@@ -23,9 +23,9 @@ from typing import Any, Protocol
 from django.conf import settings
 from redis.exceptions import NoScriptError
 
-from chat.crypto import decrypt_text, encrypt_text
-from chat.ratelimit import gcra, parse_rate
 from chat.relay import to_json
+from chatsite.plumbing.crypto import decrypt_text, encrypt_text
+from chatsite.plumbing.ratelimit import gcra, parse_rate
 
 # Only cleans up after processes that died without closing their conversations.
 LIVE_STATE_TTL = 24 * 3600
@@ -257,7 +257,7 @@ end
 # KEYS: 1 = counter, 2 = log; ARGV: 1 = line json, 2 = lines kept, 3 = ttl.
 APPEND_LINE_LUA = APPEND_LUA + "return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])"
 
-# The generic cell rate algorithm, as chat.ratelimit.gcra. KEYS: 1 = the key's arrival time;
+# The generic cell rate algorithm, as plumbing.ratelimit.gcra. KEYS: 1 = the key's arrival time;
 # ARGV: 1 = limit, 2 = window ms. Returns 0 when allowed, else the ms to wait.
 GCRA_LUA = """
 local function gcra(key, limit, window)
@@ -418,7 +418,7 @@ class RedisStore:
         self._rates: dict[str, tuple[int, int]] = {}
 
     def _redis(self):  # noqa: ANN202 - redis.asyncio.Redis
-        from chat.redis_client import get_redis
+        from chatsite.plumbing.redis_client import get_redis
 
         return get_redis(self.url)
 

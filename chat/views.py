@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from chat.health import DOWN, health
 from chat.matching import MODES
+from chatsite.plumbing.health import DOWN, health
 from moderation.bans import active_ban
 from moderation.doors import give_marker
 

@@ -11,9 +11,9 @@ from django.conf import settings  # noqa: E402
 
 from chat.lifecycle import allow_service_close_codes  # noqa: E402
 from chat.metrics import watch_gc  # noqa: E402
-from chat.middleware import SameOriginValidator, socket_auth_stack  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
-from chat.sendbuffer import bound_send_buffers  # noqa: E402
+from chatsite.plumbing.middleware import SameOriginValidator, socket_auth_stack  # noqa: E402
+from chatsite.plumbing.sendbuffer import bound_send_buffers  # noqa: E402
 
 allow_service_close_codes()
 bound_send_buffers()

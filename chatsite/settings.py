@@ -39,7 +39,7 @@ def redis_channel_layer(redis_url: str) -> dict:
     runs) on one server, each in its own database, never hear each other's events."""
     database = urlparse(redis_url).path.lstrip("/") or "0"
     return {
-        "BACKEND": "chat.layers.ProcessPubSubLayer",
+        "BACKEND": "chatsite.plumbing.layers.ProcessPubSubLayer",
         # redis-py's own socket timeout would kill idle consumers; keep reads blocking.
         "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}],
                    "prefix": f"asgi{database}"},
@@ -95,7 +95,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "chat.middleware.DatabaseUnavailableMiddleware",
+    "chatsite.plumbing.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns a lock-out into its response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -406,8 +406,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # No chat text, note or handle in a log record: statement parameters and database error
-    # details are stripped on every handler (chatsite.logging).
-    "filters": {"redact_user_text": {"()": "chatsite.logging.RedactUserText"}},
+    # details are stripped on every handler (chatsite.plumbing.logging).
+    "filters": {"redact_user_text": {"()": "chatsite.plumbing.logging.RedactUserText"}},
     "handlers": {"console": {"class": "logging.StreamHandler",
                              "filters": ["redact_user_text"]}},
     "root": {"handlers": ["console"], "level": env.get("LOG_LEVEL", "WARNING")},

@@ -1,7 +1,7 @@
 """Analysis of relayed lines away from the relay: harm rules and an offline classifier.
 
 The live socket hands every relayed line to `line_relayed`, which only queues it, encrypted
-with the same keys as the live log (`chat.crypto`, HISTORY_KEYS): with `REDIS_URL` set, the
+with the same keys as the live log (`plumbing.crypto`, HISTORY_KEYS): with `REDIS_URL` set, the
 lines gathered for `ANALYSIS_FLUSH_MS` go onto the Redis list `analysis:pending` in one
 script call (the list lives in Redis, not in the Celery broker, so lines wait there while
 workers or the broker are down); on the embedded default, an in-process queue that a
@@ -48,8 +48,8 @@ from django.db import close_old_connections, transaction
 from django.db.models import Count, Max, Sum
 from redis.exceptions import LockNotOwnedError
 
-from chat.crypto import InvalidToken, decrypt_text, encrypt_text
-from chat.redis_client import get_redis
+from chatsite.plumbing.crypto import InvalidToken, decrypt_text, encrypt_text
+from chatsite.plumbing.redis_client import get_redis
 from moderation import harm
 from moderation.filters import filter_line, readable
 from moderation.models import ConversationScore, LineScore, Report
@@ -100,7 +100,7 @@ def now_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class PendingLine:
-    """A relayed line waiting for analysis; its text is a Fernet token (`chat.crypto`)."""
+    """A relayed line waiting for analysis; its text is a Fernet token (`plumbing.crypto`)."""
 
     conversation: str
     seq: int

@@ -11,9 +11,9 @@ from django.test import Client
 from accounts.models import User
 from chat.contacts import services
 from chat.contacts.models import Contact, Letter
-from chat.crypto import encrypt_text
 from chat.models import Block
 from chat.store import get_store
+from chatsite.plumbing.crypto import encrypt_text
 from moderation.management.commands.create_moderators_group import ensure_moderators_group
 from moderation.models import Report
 from tests.keeping import contacts, full_user

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from chat.contacts.models import Letter
-from chat.crypto import encrypt_text
+from chatsite.plumbing.crypto import encrypt_text
 from tests.keeping import contacts, full_user, session_of
 
 # Playwright's sync API runs an event loop in this thread; the ORM is not used meanwhile.

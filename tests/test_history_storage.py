@@ -13,8 +13,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import User
-from chat import crypto, history
+from chat import history
 from chat.models import Conversation, KeptConversation, KeptLine
+from chatsite.plumbing import crypto
 from tests.kept import make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from chat.contacts import tasks
 from chat.contacts.models import Letter
-from chat.crypto import encrypt_text
+from chatsite.plumbing.crypto import encrypt_text
 from tests.keeping import contacts, full_user, session_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

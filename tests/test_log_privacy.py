@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat.history import flush_history
-from chatsite.logging import RedactUserText
+from chatsite.plumbing.logging import RedactUserText
 from moderation.reports import file_report
 from tests.kept import keep
 
@@ -121,7 +121,7 @@ def test_a_failed_history_page_logs_no_handle(console_log, refuse) -> None:
     client = Client(raise_request_exception=False)
     client.force_login(owner)
     response = client.post(f"/history/{conversation}/")
-    assert response.status_code == 503  # chat.middleware's friendly page for a database error
+    assert response.status_code == 503  # plumbing.middleware's friendly page for a database error
     assert_private(console_log.getvalue(), "SecretPartnerHandle", "OwnerOfHistory")
 
 

@@ -38,7 +38,7 @@ class Contact(models.Model):
 
 
 class Letter(models.Model):
-    """A text written to a contact who may be away; the body is a Fernet token (chat.crypto)."""
+    """A text written to a contact who may be away; the body is a Fernet token (plumbing.crypto)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="letters")
