@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -35,6 +37,21 @@ def database_error_summary(error: BaseException) -> str:
     cause = error.__cause__ if isinstance(error, DjangoDatabaseError) else error
     state = getattr(getattr(cause, "diag", None), "sqlstate", None)
     return f"{type(error).__name__}{f' [{state}]' if state else ''}: {text}"
+
+
+def database_error_in(error: BaseException | None) -> BaseException | None:
+    """The database error `error` is, wraps (Celery's `Retry.exc`) or was caused by."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        if isinstance(current, DATABASE_ERRORS):
+            return current
+        seen.add(id(current))
+        pending += [getattr(current, "exc", None), current.__cause__, current.__context__]
+    return None
 
 
 def _scrub_traceback(exception: traceback.TracebackException) -> None:
@@ -65,7 +82,9 @@ class RedactUserText(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith("django.db.backends"):
             self._redact_statement(record)
-        if record.args:
+        if isinstance(record.args, Mapping):
+            self._redact_mapping(record)
+        elif record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             if any(isinstance(arg, DATABASE_ERRORS) for arg in args):
                 record.args = tuple(database_error_summary(arg)
@@ -74,6 +93,29 @@ class RedactUserText(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
             record.exc_text = scrubbed_exception_text(record.exc_info)
         return True
+
+    @staticmethod
+    def _redact_mapping(record: logging.LogRecord) -> None:
+        # Celery logs a failed or retried task as `%(exc)s` from a dict holding the error's
+        # repr and traceback text (also as `record.data`); a retry's record carries no
+        # exc_info, but it is logged while the error is being handled.
+        error = database_error_in(record.exc_info[1] if record.exc_info else None)
+        error = error or database_error_in(sys.exc_info()[1])
+        if error is None:
+            return
+        summary = database_error_summary(error)
+        quoted = [text for text in (repr(error), str(error)) if text]
+
+        def redact(value: object) -> object:
+            if isinstance(value, str):
+                for text in quoted:
+                    value = value.replace(text, summary)
+            return value
+
+        redacted = {key: redact(value) for key, value in record.args.items()}
+        if getattr(record, "data", None) is record.args:
+            record.data = redacted
+        record.args = redacted
 
     @staticmethod
     def _redact_statement(record: logging.LogRecord) -> None:
