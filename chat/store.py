@@ -9,8 +9,9 @@
 - which server processes are alive, so that a partner on a dead process is noticed;
 - rate-limit counters.
 
-`MemoryStore` keeps it in this process (the embedded default); `RedisStore` in Redis, where
-every decision that two processes could race on is one Lua script.
+`RedisStore` keeps it in Redis, where every decision that two processes could race on is one
+Lua script in `chat/lua/` (the live log is `append.lua`, the rate limit `gcra.lua`); with no
+Redis URL (the embedded default) the same scripts run in this process (chat.lua).
 """
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ from typing import Any, Protocol
 from django.conf import settings
 from redis.exceptions import NoScriptError
 
+from chat.lua import LuaRedis
 from chat.relay import to_json
 from chatsite.plumbing.crypto import decrypt_text, encrypt_text
-from chatsite.plumbing.ratelimit import gcra, parse_rate
+from chatsite.plumbing.ratelimit import parse_rate
 
 # Only cleans up after processes that died without closing their conversations.
 LIVE_STATE_TTL = 24 * 3600
@@ -114,251 +116,6 @@ def log_ttl() -> int:
     return max(300, 4 * settings.RECONNECT_GRACE_SECONDS)
 
 
-class MemoryStore:
-    def __init__(self) -> None:
-        self.sockets: dict[int, str] = {}
-        self.conversations: dict[str, LiveConversation] = {}
-        self.user_conversation: dict[int, str] = {}
-        self.logs: dict[str, list[dict[str, Any]]] = {}
-        self.counters: dict[str, int] = {}  # rate-limit key -> theoretical arrival time
-        self.address_sockets: dict[str, set[str]] = {}
-        self.closed_logs: dict[str, float] = {}  # conversation id -> when it closed
-
-    async def claim_socket(self, user_id: int, channel: str) -> str | None:
-        old = self.sockets.get(user_id)
-        self.sockets[user_id] = channel
-        return old if old != channel else None
-
-    async def release_socket(self, user_id: int, channel: str) -> None:
-        if self.sockets.get(user_id) == channel:
-            del self.sockets[user_id]
-
-    async def socket_of(self, user_id: int) -> str | None:
-        return self.sockets.get(user_id)
-
-    async def open_conversation(self, conversation: LiveConversation) -> None:
-        self.conversations[conversation.id] = conversation
-        for user_id in conversation.members:
-            self.user_conversation[user_id] = conversation.id
-        self.logs[conversation.id] = []
-
-    async def conversation_of(self, user_id: int) -> LiveConversation | None:
-        conversation_id = self.user_conversation.get(user_id)
-        conversation = self.conversations.get(conversation_id) if conversation_id else None
-        return LiveConversation.from_json(conversation.to_json()) if conversation else None
-
-    async def mark_away(self, conversation_id: str, user_id: int, channel: str) -> bool:
-        member = self._member(conversation_id, user_id)
-        if member is None or member.channel != channel:
-            return False
-        member.away_since_ms = now_ms()
-        return True
-
-    async def rejoin(self, conversation_id: str, user_id: int, channel: str,
-                     grace_ms: int) -> LiveConversation | None:
-        member = self._member(conversation_id, user_id)
-        if member is None:
-            return None
-        if member.away_since_ms is not None and now_ms() - member.away_since_ms > grace_ms:
-            return None
-        member.channel, member.away_since_ms = channel, None
-        return await self.conversation_of(user_id)
-
-    async def close_if_away(self, conversation_id: str, user_id: int, grace_ms: int) -> bool:
-        member = self._member(conversation_id, user_id)
-        if member is None or member.away_since_ms is None:
-            return False
-        if now_ms() - member.away_since_ms < grace_ms:
-            return False
-        return await self.close_conversation(conversation_id)
-
-    def _member(self, conversation_id: str, user_id: int) -> Member | None:
-        conversation = self.conversations.get(conversation_id)
-        return conversation.members.get(user_id) if conversation else None
-
-    async def close_conversation(self, conversation_id: str) -> bool:
-        conversation = self.conversations.pop(conversation_id, None)
-        if conversation is None:
-            return False
-        for user_id in conversation.members:
-            if self.user_conversation.get(user_id) == conversation_id:
-                del self.user_conversation[user_id]
-        # The log outlives the conversation briefly, as in Redis, for a report's evidence.
-        now = time.monotonic()
-        self.closed_logs[conversation_id] = now
-        for old_id, closed_at in list(self.closed_logs.items()):
-            if now - closed_at > log_ttl():
-                del self.closed_logs[old_id]
-                self.logs.pop(old_id, None)
-        return True
-
-    async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int:
-        log = self.logs.setdefault(conversation_id, [])
-        seq = log[-1]["seq"] + 1 if log else 1
-        log.append({**line, "seq": seq})
-        del log[: -settings.CONVERSATION_LOG_LINES]
-        return seq
-
-    async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]:
-        return [line for line in self.logs.get(conversation_id, []) if line["seq"] > seq]
-
-    async def hit(self, key: str, rate: str) -> float | None:
-        limit, window = parse_rate(rate)
-        now = now_ms()
-        retry_ms, next_tat = gcra(self.counters.get(key, 0), now, limit, window * 1000)
-        if retry_ms:
-            return retry_ms / 1000
-        self.counters[key] = next_tat
-        return None
-
-    async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
-                          rate: str) -> tuple[int | None, float | None]:
-        retry_after = await self.hit(rate_key, rate)
-        if retry_after is not None:
-            return None, retry_after
-        return await self.append_line(conversation_id, line), None
-
-    async def last_seqs(self, conversation_ids: list[str]) -> list[int]:
-        return [log[-1]["seq"] if (log := self.logs.get(conversation_id)) else 0
-                for conversation_id in conversation_ids]
-
-    async def beat(self, process: str, ttl_s: int) -> None:
-        pass  # one process: if it is gone, so is everyone
-
-    async def process_alive(self, process: str) -> bool:
-        return True
-
-    async def add_address_socket(self, address: str, channel: str, limit: int) -> bool:
-        sockets = self.address_sockets.setdefault(address, set())
-        if channel not in sockets and len(sockets) >= limit:
-            return False
-        sockets.add(channel)
-        return True
-
-    async def remove_address_socket(self, address: str, channel: str) -> None:
-        self.address_sockets.get(address, set()).discard(channel)
-
-    async def refresh_address_sockets(self, sockets: list[tuple[str, str]]) -> None:
-        pass  # nothing outlives this process
-
-
-# The line's number and its place in the log, together, so the log is always in sequence
-# order: append(counter key, log key, line json without seq, lines kept, ttl) -> seq.
-APPEND_LUA = """
-local function append(seq_key, log_key, line, keep, ttl)
-  local seq = redis.call('INCR', seq_key)
-  redis.call('RPUSH', log_key, seq .. '|' .. line)
-  redis.call('LTRIM', log_key, -tonumber(keep), -1)
-  redis.call('EXPIRE', seq_key, ttl)
-  redis.call('EXPIRE', log_key, ttl)
-  return seq
-end
-"""
-# KEYS: 1 = counter, 2 = log; ARGV: 1 = line json, 2 = lines kept, 3 = ttl.
-APPEND_LINE_LUA = APPEND_LUA + "return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])"
-
-# The generic cell rate algorithm, as plumbing.ratelimit.gcra. KEYS: 1 = the key's arrival time;
-# ARGV: 1 = limit, 2 = window ms. Returns 0 when allowed, else the ms to wait.
-GCRA_LUA = """
-local function gcra(key, limit, window)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local tat = tonumber(redis.call('GET', key) or '0')
-  local next_tat = math.max(tat, now) + window / limit
-  local allowed_at = next_tat - window
-  if allowed_at > now then return math.floor(allowed_at - now) + 1 end
-  redis.call('SET', key, string.format('%d', next_tat), 'PX', math.ceil(next_tat - now) + 1)
-  return 0
-end
-"""
-HIT_LUA = GCRA_LUA + "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
-
-# One round trip per line: the sender's rate limit, then the line's number and its place in
-# the log. KEYS: 1 = rate key, 2 = counter, 3 = log; ARGV: 1 = limit, 2 = window ms, 3 = line
-# json, 4 = lines kept, 5 = ttl. Returns {seq, 0} or {0, ms to wait}.
-ACCEPT_LINE_LUA = GCRA_LUA + APPEND_LUA + """
-local wait = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
-if wait > 0 then return {0, wait} end
-return {append(KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5]), 0}
-"""
-
-# KEYS: 1 = user's socket key; ARGV: 1 = channel. Deletes only the caller's own claim.
-RELEASE_SOCKET_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-# A conversation is one JSON value under KEYS[1]; each script below reads, decides and writes
-# it in one step.
-# mark_away: ARGV 1 = user id, 2 = channel. Only the socket that holds the membership counts.
-MARK_AWAY_LUA = """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local conv = cjson.decode(raw)
-local m = conv.members[ARGV[1]]
-if not m or m.channel ~= ARGV[2] then return 0 end
-local t = redis.call('TIME')
-m.away_since_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('SET', KEYS[1], cjson.encode(conv), 'KEEPTTL')
-return 1
-"""
-
-# rejoin: ARGV 1 = user id, 2 = new channel, 3 = grace ms. Returns the conversation or nil.
-REJOIN_LUA = """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return nil end
-local conv = cjson.decode(raw)
-local m = conv.members[ARGV[1]]
-if not m then return nil end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if type(m.away_since_ms) == 'number' and now - m.away_since_ms > tonumber(ARGV[3]) then
-  return nil
-end
-m.channel = ARGV[2]
-m.away_since_ms = cjson.null
-raw = cjson.encode(conv)
-redis.call('SET', KEYS[1], raw, 'KEEPTTL')
-return raw
-"""
-
-# close: KEYS 1 = conversation, 2.. = each member's user-conversation key;
-# ARGV 1 = conversation id, 2 = '' or the user who must still be away, 3 = grace ms.
-# The line log stays until it expires: a report just after the end snapshots it as evidence.
-CLOSE_LUA = """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-if ARGV[2] ~= '' then
-  local m = cjson.decode(raw).members[ARGV[2]]
-  if not m or type(m.away_since_ms) ~= 'number' then return 0 end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if now - m.away_since_ms < tonumber(ARGV[3]) then return 0 end
-end
-redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
-end
-return 1
-"""
-
-
-# KEYS: 1 = the address's sockets (zset channel -> expiry ms); ARGV: 1 = channel, 2 = limit,
-# 3 = ttl ms. Returns 1 when the socket may stay.
-ADD_ADDRESS_SOCKET_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1])
-    and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
-
-
 class ScriptBatch:
     """Calls of one Lua script made during one turn of the event loop, sent to Redis as one
     pipeline: under load many sockets accept a line in the same turn, and one write and one
@@ -410,25 +167,19 @@ class ScriptBatch:
 
 
 class RedisStore:
+    """The live state in Redis at `url`, or, with no URL, in this process: the same scripts."""
+
     def __init__(self, url: str, prefix: str = "live") -> None:
-        self.url = url
+        self.lua = LuaRedis(url)
         self.prefix = prefix
-        self._scripts: dict[tuple[int, str], Any] = {}
         self._batches: dict[int, ScriptBatch] = {}  # per Redis client, i.e. per event loop
         self._rates: dict[str, tuple[int, int]] = {}
 
     def _redis(self):  # noqa: ANN202 - redis.asyncio.Redis
-        from chatsite.plumbing.redis_client import get_redis
+        return self.lua.client()
 
-        return get_redis(self.url)
-
-    def _script(self, source: str):  # noqa: ANN202 - redis.commands.core.AsyncScript
-        redis = self._redis()
-        key = (id(redis), source)
-        script = self._scripts.get(key)
-        if script is None:
-            script = self._scripts[key] = redis.register_script(source)
-        return script
+    def _script(self, name: str):  # noqa: ANN202 - redis.commands.core.AsyncScript
+        return self.lua.script(name)
 
     def _key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -439,7 +190,7 @@ class RedisStore:
         return old if old != channel else None
 
     async def release_socket(self, user_id: int, channel: str) -> None:
-        await self._script(RELEASE_SOCKET_LUA)(keys=[self._key("socket", user_id)],
+        await self._script("release_socket")(keys=[self._key("socket", user_id)],
                                                args=[channel])
 
     async def socket_of(self, user_id: int) -> str | None:
@@ -461,12 +212,12 @@ class RedisStore:
         return LiveConversation.from_json(raw) if raw else None
 
     async def mark_away(self, conversation_id: str, user_id: int, channel: str) -> bool:
-        return bool(await self._script(MARK_AWAY_LUA)(
+        return bool(await self._script("mark_away")(
             keys=[self._key("conv", conversation_id)], args=[user_id, channel]))
 
     async def rejoin(self, conversation_id: str, user_id: int, channel: str,
                      grace_ms: int) -> LiveConversation | None:
-        raw = await self._script(REJOIN_LUA)(
+        raw = await self._script("rejoin")(
             keys=[self._key("conv", conversation_id)], args=[user_id, channel, grace_ms])
         return LiveConversation.from_json(raw) if raw else None
 
@@ -477,7 +228,7 @@ class RedisStore:
         members = LiveConversation.from_json(raw).members
         keys = [self._key("conv", conversation_id)]
         keys += [self._key("user-conv", user_id) for user_id in members]
-        return bool(await self._script(CLOSE_LUA)(
+        return bool(await self._script("close")(
             keys=keys, args=[conversation_id, away_user or "", grace_ms]))
 
     async def close_if_away(self, conversation_id: str, user_id: int, grace_ms: int) -> bool:
@@ -489,7 +240,7 @@ class RedisStore:
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int:
         # Encrypted, so that a Redis dump or a replica does not show what people said.
         payload = encrypt_text(json.dumps(line, separators=(",", ":"))).decode()
-        return int(await self._script(APPEND_LINE_LUA)(
+        return int(await self._script("append_line")(
             keys=[self._key("seq", conversation_id), self._key("log", conversation_id)],
             args=[payload, settings.CONVERSATION_LOG_LINES, log_ttl()],
         ))
@@ -506,7 +257,7 @@ class RedisStore:
 
     async def hit(self, key: str, rate: str) -> float | None:
         limit, window = parse_rate(rate)
-        wait_ms = await self._script(HIT_LUA)(keys=[self._key("rl", key)],
+        wait_ms = await self._script("hit")(keys=[self._key("rl", key)],
                                               args=[limit, window * 1000])
         return int(wait_ms) / 1000 if int(wait_ms) else None
 
@@ -514,7 +265,7 @@ class RedisStore:
         redis = self._redis()
         batch = self._batches.get(id(redis))
         if batch is None or batch.script.registered_client is not redis:
-            batch = self._batches[id(redis)] = ScriptBatch(self._script(ACCEPT_LINE_LUA))
+            batch = self._batches[id(redis)] = ScriptBatch(self._script("accept_line"))
         return batch
 
     async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
@@ -547,7 +298,7 @@ class RedisStore:
         return bool(await self._redis().exists(self._key("process", process)))
 
     async def add_address_socket(self, address: str, channel: str, limit: int) -> bool:
-        return bool(await self._script(ADD_ADDRESS_SOCKET_LUA)(
+        return bool(await self._script("add_address_socket")(
             keys=[self._key("address", address)], args=[channel, limit, ADDRESS_SOCKET_TTL_MS]))
 
     async def remove_address_socket(self, address: str, channel: str) -> None:
@@ -562,13 +313,13 @@ class RedisStore:
             await pipe.execute()
 
 
-_store: MemoryStore | RedisStore | None = None
+_store: RedisStore | None = None
 
 
-def get_store() -> MemoryStore | RedisStore:
+def get_store() -> RedisStore:
     global _store
     if _store is None:
-        _store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else MemoryStore()
+        _store = RedisStore(settings.REDIS_URL)
     return _store
 
 

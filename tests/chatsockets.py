@@ -14,7 +14,7 @@ from django.utils import timezone
 from chat import lifecycle
 from chat.consumers import ChatConsumer
 from chat.matching import get_matcher
-from chat.store import MemoryStore, get_store
+from chat.store import get_store
 
 _handles = itertools.count(1)
 
@@ -126,24 +126,13 @@ async def close_all(*clients: Client) -> None:
 async def held() -> dict[str, int]:
     """What the live state counts right now, by kind."""
     store, matcher = get_store(), get_matcher()
-    if isinstance(store, MemoryStore):
-        return {
-            "address places": sum(len(s) for s in store.address_sockets.values()),
-            "socket claims": len(store.sockets),
-            "live conversations": len(store.user_conversation),
-            "queue entries": sum(len(queue) for queue in matcher.queues.values()),
-            # The lease heap forgets the leases of users no longer queued lazily, within
-            # MATCH_LEASE_SECONDS; only leases of queued users hold anything.
-            "leases": sum(1 for _, user_id in matcher.leases if user_id in matcher.mode_of),
-            "lifecycle": lifecycle.registered(),
-        }
     redis = store._redis()
     addresses = [key async for key in redis.scan_iter("live:address:*")]
     return {
         "address places": sum([await redis.zcard(key) for key in addresses]),
         "socket claims": len([key async for key in redis.scan_iter("live:socket:*")]),
         "live conversations": len([key async for key in redis.scan_iter("live:user-conv:*")]),
-        "queue entries": await redis.hlen(matcher.entries_key),
-        "leases": await redis.zcard(matcher.leases_key),
+        "queue entries": await matcher._redis().hlen(matcher.entries_key),
+        "leases": await matcher._redis().zcard(matcher.leases_key),
         "lifecycle": lifecycle.registered(),
     }

@@ -1,8 +1,8 @@
 """Language exchange (PROTOCOL.md section 3, version 2) on both matching backends.
 
-The same cases drive the in-process `MemoryMatcher` and the `RedisMatcher`, first straight
-through `find_partner`, then through the live socket (with both backends), and once end to end
-through two daphne processes sharing Redis, resume included.
+The same cases drive the embedded default (the same Lua scripts in this process) and the real
+Redis, first straight through `find_partner`, then through the live socket (with both
+backends), and once end to end through two daphne processes sharing Redis, resume included.
 """
 from __future__ import annotations
 

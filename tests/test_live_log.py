@@ -1,29 +1,34 @@
-"""The live conversation log: one sequence for both sides, encrypted in Redis, bounded."""
+"""The live conversation log: one sequence for both sides, encrypted in Redis, bounded.
+
+The log cases run on the real Redis and on the embedded default (the same scripts in this
+process, no Redis URL)."""
 import pytest
-import redis
 
 from chat.store import RedisStore, get_store
 from tests.chatsockets import close_all, pair
 
 
-async def test_lines_get_consecutive_numbers_and_replay_after_any_of_them(redis_url):
-    store = RedisStore(redis_url, prefix="t")
+@pytest.fixture(params=["embedded", "redis"])
+def store(request: pytest.FixtureRequest) -> RedisStore:
+    url = "" if request.param == "embedded" else request.getfixturevalue("redis_url")
+    return RedisStore(url, prefix="t")
+
+
+async def test_lines_get_consecutive_numbers_and_replay_after_any_of_them(store):
     seqs = [await store.append_line("c1", {"sender": 1, "text": f"line {n}"}) for n in range(4)]
     assert seqs == [1, 2, 3, 4]
     assert [line["text"] for line in await store.lines_after("c1", 2)] == ["line 2", "line 3"]
 
 
-async def test_redis_holds_no_plain_text_of_a_line(redis_url):
-    store = RedisStore(redis_url, prefix="t")
+async def test_redis_holds_no_plain_text_of_a_line(store):
     await store.append_line("c2", {"sender": 1, "text": "my secret phone is 555"})
-    raw = redis.Redis.from_url(redis_url).lrange("t:log:c2", 0, -1)
-    assert raw and all(b"secret" not in value for value in raw)
+    raw = await store._redis().lrange("t:log:c2", 0, -1)
+    assert raw and all("secret" not in value for value in raw)
     assert (await store.lines_after("c2", 0))[0]["text"] == "my secret phone is 555"
 
 
-async def test_log_keeps_only_the_last_lines(redis_url, settings):
+async def test_log_keeps_only_the_last_lines(store, settings):
     settings.CONVERSATION_LOG_LINES = 3
-    store = RedisStore(redis_url, prefix="t")
     for n in range(5):
         await store.append_line("c3", {"sender": 1, "text": str(n)})
     assert [line["seq"] for line in await store.lines_after("c3", 0)] == [3, 4, 5]

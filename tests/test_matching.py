@@ -1,7 +1,7 @@
 """The matching rules of PROTOCOL.md section 3, run against both backends.
 
-Every case runs once on the in-process `MemoryMatcher` (the embedded default) and once on the
-`RedisMatcher` against the real Redis, calling `find_partner` and `cancel` directly.
+Every case runs once on the embedded default (the same Lua scripts in this process, no Redis
+URL) and once on the real Redis, calling `find_partner` and `cancel` directly.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 
 from chat.matching import (
     NOT_QUEUED,
-    MemoryMatcher,
     Pairing,
     RedisMatcher,
     Seeker,
@@ -22,7 +21,7 @@ from chat.matching import (
     now_ms,
 )
 
-MatcherFactory = Callable[..., MemoryMatcher | RedisMatcher]
+MatcherFactory = Callable[..., RedisMatcher]
 
 _user_ids = itertools.count(1000)
 
@@ -31,7 +30,7 @@ _user_ids = itertools.count(1000)
 def make_matcher(request: pytest.FixtureRequest) -> MatcherFactory:
     """Builds a matcher of the parametrised backend; Redis ones share a fresh key prefix."""
     if request.param == "memory":
-        return lambda **options: MemoryMatcher(**options)
+        return lambda **options: RedisMatcher("", **options)
     redis_url = request.getfixturevalue("redis_url")
     prefix = f"test-match-{uuid.uuid4().hex[:8]}"
     return lambda **options: RedisMatcher(redis_url, prefix=prefix, **options)
