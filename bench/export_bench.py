@@ -88,7 +88,7 @@ def create_record(lines: int, conversations: int) -> int:
 
 def run_step(step: str, user_id: int) -> int | None:
     """Do one export step; returns the size in bytes of what it produced."""
-    from chat import export
+    from chat.history import export
     from chat.models import HistoryExport
 
     if step == "zip":

@@ -377,9 +377,9 @@ PUSH_ENDPOINT_HOSTS = env_list(
 
 # Celery beat: retention, and draining the lines waiting for analysis.
 CELERY_BEAT_SCHEDULE = {
-    "purge-old-history": {"task": "chat.tasks.purge_old_history",
+    "purge-old-history": {"task": "chat.history.tasks.purge_old_history",
                           "schedule": env_int("HISTORY_PURGE_EVERY_SECONDS", 3600)},
-    "purge-expired-exports": {"task": "chat.tasks.purge_expired_exports",
+    "purge-expired-exports": {"task": "chat.history.tasks.purge_expired_exports",
                               "schedule": env_int("EXPORT_PURGE_EVERY_SECONDS", 900)},
     "purge-idle-guests": {"task": "accounts.tasks.purge_idle_guests",
                           "schedule": env_int("GUEST_PURGE_EVERY_SECONDS", 3600)},

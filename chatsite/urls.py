@@ -21,7 +21,7 @@ urlpatterns = [
     path("account/settings/", account_views.account_settings, name="account_settings"),
     path("account/delete/", account_views.account_delete, name="account_delete"),
     path("account/2fa/", staff.two_factor, name="staff_two_factor"),
-    path("", include("chat.history_urls")),
+    path("", include("chat.history.urls")),
     path("contacts/", include("chat.contacts.urls")),
     path("moderation/", include("moderation.urls")),
     path("admin/", admin.site.urls),

@@ -16,10 +16,9 @@ from django.utils import timezone
 
 from accounts.deletion import delete_account
 from accounts.models import User
-from chat import export
 from chat.contacts.models import Contact, Letter
 from chat.contacts.services import write_letter
-from chat.history import iso_utc
+from chat.history import export, iso_utc
 from moderation.bans import issue_ban
 from tests.keeping import contacts, full_user, session_of
 

@@ -101,7 +101,7 @@ def test_another_users_export_answers_404() -> None:
 
 @pytest.mark.django_db(transaction=True)  # the export is queued on commit
 def test_running_the_task_again_for_a_finished_export_changes_nothing() -> None:
-    from chat.tasks import build_export
+    from chat.history.tasks import build_export
 
     owner = make_user("again")
     keep(owner, LINES)
@@ -115,7 +115,7 @@ def test_running_the_task_again_for_a_finished_export_changes_nothing() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_celery_worker_builds_the_zip(redis_url: str) -> None:
-    from chat.tasks import build_export
+    from chat.history.tasks import build_export
     from chatsite.celery import app
 
     owner = make_user("worker-made")

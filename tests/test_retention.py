@@ -11,8 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import User
-from chat import tasks
-from chat.history import SeenConversation, SeenLine, erase_user_history, write_events
+from chat.history import SeenConversation, SeenLine, erase_user_history, tasks, write_events
 from chat.models import HistoryExport, KeptConversation, KeptLine
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -97,4 +96,5 @@ def test_beat_runs_both_purges() -> None:
     from django.conf import settings
 
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert {"chat.tasks.purge_old_history", "chat.tasks.purge_expired_exports"} <= scheduled
+    assert {"chat.history.tasks.purge_old_history",
+            "chat.history.tasks.purge_expired_exports"} <= scheduled

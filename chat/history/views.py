@@ -1,5 +1,5 @@
 """Pages for kept history and the user's record; the rules live in chat.history and
-chat.export."""
+chat.history.export."""
 from __future__ import annotations
 
 import logging
@@ -22,7 +22,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chat import export, history, tasks
+from chat import history
+from chat.history import export, tasks
 from chat.models import HistoryExport
 
 log = logging.getLogger(__name__)

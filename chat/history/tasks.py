@@ -4,7 +4,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
-from chat import export, history
+from chat import history
+from chat.history import export
 
 
 @shared_task(bind=True, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3,

@@ -1,5 +1,9 @@
 """Opt-in history: each user's own copy of their conversations, encrypted at rest.
 
+The package `chat.history` owns kept history, the user's record export (`export`), their
+pages (`views`, `urls`) and tasks (`tasks`); the models stay in chat/models.py (moving them
+to another app would need a migration that renames tables, for no gain in behaviour).
+
 The live socket reports what it delivers (`conversation_seen`, `line_seen`,
 `conversation_closed`); those calls only queue the event in memory and return, and a
 background task of the event loop writes the queue in batches, so the relay never waits for

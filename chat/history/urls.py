@@ -1,7 +1,7 @@
-"""Included at the root: `path("", include("chat.history_urls"))`."""
+"""Included at the root: `path("", include("chat.history.urls"))`."""
 from django.urls import path
 
-from chat import history_views
+from chat.history import views as history_views
 
 urlpatterns = [
     path("history/", history_views.history_list, name="history"),
