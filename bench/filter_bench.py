@@ -1,10 +1,10 @@
 """Inline filter and line analysis benchmark.
 
-1. The inline filter's cost per line: `moderation.filters.filter_line` over a realistic mix
+1. The inline filter's cost per line: `filtering.filters.filter_line` over a realistic mix
    (by default 20,000 lines: about 76% ordinary chat lines, some non-ASCII; 12% with listed
    words, most of them disguised; 8% with contact details; 4% harm phrases or their harmless
    look-alikes), each line timed on its own after a warm-up, with the harm rules
-   (`moderation.harm`) on and, for comparison, off. Figures: p50, p99 and mean in
+   (`moderation.filtering.harm`) on and, for comparison, off. Figures: p50, p99 and mean in
    microseconds of wall time, and p99 of the thread's CPU time and of each line's best of
    five more runs (what the filter itself costs, without the pauses a busy machine adds),
    for the mix, the clean and the dirty lines.
@@ -131,7 +131,7 @@ def summary_us(values: list[float]) -> dict[str, float | None]:
 def bench_filter(count: int, harm: bool) -> dict[str, dict[str, float | None]]:
     from django.conf import settings
 
-    from moderation.filters import filter_line
+    from moderation.filtering.filters import filter_line
 
     settings.HARM_RULES_ENABLED = harm
     lines = line_mix(count)
@@ -163,10 +163,10 @@ def bench_filter(count: int, harm: bool) -> dict[str, dict[str, float | None]]:
 
 
 def bench_harm(count: int) -> dict[str, float | None]:
-    """The harm rules alone (`moderation.harm.scan` on the folded line), each line's best of
+    """The harm rules alone (`filtering.harm.scan` on the folded line), each line's best of
     REPEATS runs: what they add to the filter."""
-    from moderation import harm
-    from moderation.filters import fold
+    from moderation.filtering import harm
+    from moderation.filtering.filters import fold
 
     folded = [fold(line)[0] for _, line in line_mix(count)]
     clock = time.perf_counter_ns

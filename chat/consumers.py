@@ -34,8 +34,8 @@ from chat.relay import OrderedDelivery, message_frame, seq_of, to_json, utc_now_
 from chat.store import LiveConversation, Member, get_store
 from moderation.analysis import line_relayed
 from moderation.bans import BAN_MARKER_COOKIE, active_mute, banned_frame, door_refusal
-from moderation.filters import filter_line
-from moderation.harm import SELF_HARM_IDEATION, support_frame
+from moderation.filtering.filters import filter_line
+from moderation.filtering.harm import SELF_HARM_IDEATION, support_frame
 from moderation.reports import ReportError, evidence_from, file_report
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import orjson
 from django.conf import settings
 
 from chat.matching import MODES, normalise_interest, normalise_interests
-from moderation.filters import name_problem
+from moderation.filtering.filters import name_problem
 from moderation.reports import NOTE_MAX_LENGTH, REASONS
 
 LANG_MAX_LENGTH = 16

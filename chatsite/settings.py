@@ -198,7 +198,7 @@ HANDLE_MIN_LENGTH = env_int("HANDLE_MIN_LENGTH", 3)
 HANDLE_MAX_LENGTH = min(env_int("HANDLE_MAX_LENGTH", 30), 150)  # the column holds 150
 ACCOUNT_USERNAME_MIN_LENGTH = HANDLE_MIN_LENGTH
 # Characters and length (accounts.handles), then words and staff-like names (moderation).
-ACCOUNT_USERNAME_VALIDATORS = "moderation.filters.HANDLE_VALIDATORS"
+ACCOUNT_USERNAME_VALIDATORS = "moderation.filtering.filters.HANDLE_VALIDATORS"
 HANDLE_RESERVED_NAMES = env_list(
     "HANDLE_RESERVED_NAMES",
     "admin,administrator,moderator,mod,mods,support,system,official,staff,root,sysop,"
@@ -301,7 +301,7 @@ FRAME_MAX_BYTES = env_int("FRAME_MAX_BYTES", 128 * 1024)
 FRAME_MAX_DEPTH = env_int("FRAME_MAX_DEPTH", 8)
 SEND_BUFFER_MAX_BYTES = env_int("SEND_BUFFER_MAX_BYTES", 1024 * 1024)
 
-# The inline filter (moderation.filters): contact details are masked unless a deployment
+# The inline filter (moderation.filtering.filters): contact details are masked unless a deployment
 # turns it off; links only where a deployment asks for it.
 FILTER_MASK_CONTACTS = env_bool("FILTER_MASK_CONTACTS", True)
 FILTER_MASK_URLS = env_bool("FILTER_MASK_URLS", False)
@@ -324,7 +324,7 @@ ANALYSIS_PENDING_TTL_SECONDS = env_int("ANALYSIS_PENDING_TTL_SECONDS", 3600)
 # The classifier's score alone files no report (profanity is not harm); with this on, a
 # sender's tally reaching ANALYSIS_REPORT_THRESHOLD files one as before.
 ANALYSIS_CLASSIFIER_REPORTS = env_bool("ANALYSIS_CLASSIFIER_REPORTS", False)
-# Harm rules (moderation.harm): threats, doxxing, self-harm, minor safety, slurs as insults.
+# Harm rules (filtering.harm): threats, doxxing, self-harm, minor safety, slurs as insults.
 HARM_RULES_ENABLED = env_bool("HARM_RULES_ENABLED", True)
 # Help offered (privately) to someone who says they think of hurting themselves:
 # comma-separated "name|https://url" entries.

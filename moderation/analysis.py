@@ -13,7 +13,7 @@ beat, and nudged by `line_relayed` at most every `ANALYSIS_TRIGGER_MS`) drains t
 batches of `ANALYSIS_BATCH_SIZE`.
 
 Each batch is decrypted in the worker's memory and
-- run through the harm rules (`moderation.harm`): a threat, doxxing, encouragement of
+- run through the harm rules (`moderation.filtering.harm`): a threat, doxxing, encouragement of
   self-harm, a slur aimed at someone, or minor-safety talk (judged with the conversation's
   other lines, read from the encrypted live log, so no extra state is kept) files or raises
   one automatic report per sender and conversation, with the most severe reason seen;
@@ -50,8 +50,8 @@ from redis.exceptions import LockNotOwnedError
 
 from chatsite.plumbing.crypto import InvalidToken, decrypt_text, encrypt_text
 from chatsite.plumbing.redis_client import get_redis
-from moderation import harm
-from moderation.filters import filter_line, readable
+from moderation.filtering import harm
+from moderation.filtering.filters import filter_line, readable
 from moderation.models import ConversationScore, LineScore, Report
 from moderation.priority import SEVERITY, refresh_priorities
 from moderation.reports import evidence_from

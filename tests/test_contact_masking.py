@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from moderation.filters import filter_line
+from moderation.filtering.filters import filter_line
 
 
 @pytest.mark.parametrize(("line", "masked", "category"), [

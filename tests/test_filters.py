@@ -1,7 +1,7 @@
 """The inline filter masks listed words however they are disguised, and nothing else."""
 import pytest
 
-from moderation.filters import Entry, Matcher, filter_line, parse_wordlist
+from moderation.filtering.filters import Entry, Matcher, filter_line, parse_wordlist
 
 
 @pytest.mark.parametrize("line", [

@@ -11,7 +11,7 @@ from django.test import Client
 from accounts.handles import ADJECTIVES, ANIMALS
 from accounts.models import User
 from chat.protocol import FrameError, parse_frame
-from moderation.filters import name_problem
+from moderation.filtering.filters import name_problem
 from tests.test_signup import sign_up
 
 OFFENSIVE = ["fuckface", "FuckFace", "sh1thead", "xX_shit_Xx", "retard99", "b1tch", "a55hole"]

@@ -9,9 +9,9 @@ import pytest
 
 from accounts.models import User
 from chat.models import Conversation
-from moderation import harm
 from moderation.analysis import PendingLine, record_scores
-from moderation.filters import filter_line, fold
+from moderation.filtering import harm
+from moderation.filtering.filters import filter_line, fold
 from moderation.models import Report
 from tests.test_analysis import log_live_lines
 

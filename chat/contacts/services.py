@@ -28,7 +28,7 @@ from chat.models import Block
 from chat.notify import notify_user_sync
 from chat.store import get_store
 from chatsite.plumbing.crypto import decrypt_text, encrypt_text
-from moderation.filters import filter_line
+from moderation.filtering.filters import filter_line
 from moderation.models import Report
 from moderation.reports import ReportError, file_report
 

@@ -3,7 +3,7 @@ other apps' handles and, where a deployment asks for it, links.
 
 Strangers who swap numbers or handles leave the platform's protection, and a predator's
 first move is often exactly that, so these are masked by default (`FILTER_MASK_CONTACTS`).
-The patterns run on the folded line from `moderation.filters` (NFKC, lower case, no
+The patterns run on the folded line from `moderation.filtering.filters` (NFKC, lower case, no
 zero-width characters), so fullwidth digits and hidden characters do not slip through.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 It runs on every line, so it reads a line in a few passes of C-level string work and touches
 characters one by one in Python only where a hit has to be checked. The line and the word
-lists (`moderation/wordlists/*.txt`) go through the same steps, so list entries are written
+lists (`filtering/wordlists/*.txt`) go through the same steps, so list entries are written
 plainly:
 
 1. Folding, character by character: NFKC, case folding, accents dropped, Cyrillic and Greek
@@ -37,7 +37,7 @@ from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 
 from accounts.handles import HandleValidator
-from moderation import contacts, harm
+from moderation.filtering import contacts, harm
 
 WORDLIST_DIR = Path(__file__).resolve().parent / "wordlists"
 MASK = "*"
@@ -49,7 +49,7 @@ class FilterResult:
     text: str  # the line as the partner sees it
     filtered: bool
     categories: frozenset[str] = frozenset()
-    # moderation.harm's categories for the line: reported, never masked.
+    # moderation.filtering.harm's categories for the line: reported, never masked.
     harm: frozenset[str] = frozenset()
 
 
@@ -425,7 +425,7 @@ def name_problem(name: str, *, reserved: bool) -> str | None:
 @deconstructible
 class HandleContentValidator:
     """No offensive words and no staff-like names in a handle (sign-up, through allauth's
-    ACCOUNT_USERNAME_VALIDATORS = "moderation.filters.HANDLE_VALIDATORS")."""
+    ACCOUNT_USERNAME_VALIDATORS = "moderation.filtering.filters.HANDLE_VALIDATORS")."""
 
     def __call__(self, value: str) -> None:
         problem = name_problem(value, reserved=True)

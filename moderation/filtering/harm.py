@@ -14,7 +14,7 @@ It owns the rules and what each hit means:
   someone who said they are under 18, or "what school do you go to, how old are you" after
   sexual talk.
 
-The rules run on the line folded by `moderation.filters` (lower case, accents and zero-width
+The rules run on the line folded by `filtering.filters` (lower case, accents and zero-width
 characters gone), inline on every line, and never mask anything: ordinary talk about these
 topics ("my school is hard") is left alone, and a hit only files or raises an automatic report
 (`moderation.analysis`), each category with its own reason and therefore priority.
