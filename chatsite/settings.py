@@ -385,6 +385,9 @@ CELERY_BEAT_SCHEDULE = {
                           "schedule": env_int("GUEST_PURGE_EVERY_SECONDS", 3600)},
     "purge-old-letters": {"task": "chat.contacts.tasks.purge_old_letters",
                           "schedule": env_int("LETTER_PURGE_EVERY_SECONDS", 3600)},
+    "purge-stale-contact-requests": {
+        "task": "chat.contacts.tasks.purge_stale_requests",
+        "schedule": env_int("CONTACT_REQUEST_PURGE_EVERY_SECONDS", 3600)},
     # A drain that waited longer than two periods is stale: the next one does the same work.
     "analyse-pending-lines": {"task": "moderation.tasks.analyse_pending",
                               "schedule": ANALYSIS_DRAIN_SECONDS,

@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from celery import shared_task
 from django.db import transaction
 
-from chat.contacts import push, retention
+from chat.contacts import consent, push, retention
 from chat.store import get_store
 
 
@@ -47,3 +47,10 @@ def queue_push_invitation(invitation_id: Any) -> None:
 @shared_task
 def purge_old_letters() -> int:
     return retention.purge_old_letters()
+
+
+@shared_task
+def purge_stale_requests() -> int:
+    """One-way "keep in touch" asks whose window has passed (beat); running it twice deletes
+    nothing twice."""
+    return consent.purge_stale()
