@@ -6,6 +6,7 @@ never a skip; outside CI the suite falls back to SQLite and skips what needs the
 """
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ import pytest
 from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
+from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 
 from chatsite.settings import redis_channel_layer
 from tests.faults import free_port
@@ -48,9 +50,9 @@ def worker_redis_url(base: str, worker: str) -> str:
     return parsed._replace(path=f"/{database}").geturl()
 
 
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... or ""
 TEST_REDIS_URL = worker_redis_url(
-    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-    os.environ.get("PYTEST_XDIST_WORKER", ""))
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), XDIST_WORKER)
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "shared" / "tools"))
@@ -108,6 +110,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that drive chromium or start servers first, each file kept whole and in order:
+    under `--dist loadfile` the longest files then start at once, instead of one of them
+    starting last while the other workers sit idle."""
+    def path(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    rank: dict[str, tuple[int, int]] = {}
+    for n, item in enumerate(items):
+        weight = (0 if item.get_closest_marker("browser")
+                  else 1 if item.get_closest_marker("e2e") else 2)
+        old_weight, first = rank.get(path(item), (2, n))
+        rank[path(item)] = (min(weight, old_weight), first)
+    items.sort(key=lambda item: rank[path(item)])
+
+
 # ---- fixtures ----
 
 
@@ -129,6 +147,29 @@ def _fresh_live_state() -> Iterator[None]:
 @pytest.fixture
 def postgres() -> None:
     require(POSTGRES_UP, "PostgreSQL")
+
+
+APPEND_ONLY = importlib.import_module("moderation.migrations.0007_decision_append_only")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_flush_past_the_audit_trigger() -> Iterator[None]:
+    """On the SQLite fallback, a transactional test's flush deletes every row (`DELETE FROM`),
+    which the decisions' append-only trigger refuses (PostgreSQL's TRUNCATE fires no row
+    trigger). The test flush alone drops the triggers and recreates them in the same
+    transaction; a deployment on SQLite keeps refusing every raw UPDATE and DELETE."""
+    original = SQLiteOperations.sql_flush
+
+    def sql_flush(self: SQLiteOperations, style: object, tables: list[str],
+                  **options: bool) -> list[str]:
+        statements = original(self, style, tables, **options)
+        if APPEND_ONLY.TABLE not in tables:
+            return statements
+        return [*APPEND_ONLY.SQLITE_REVERSE, *statements, *APPEND_ONLY.SQLITE]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQLiteOperations, "sql_flush", sql_flush)
+        yield
 
 
 @pytest.fixture
@@ -244,7 +285,7 @@ def start_worker(transactional_db: None, postgres: None, tmp_path: Path
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "chatsite", "worker", "--beat",
              "--pool=solo", "--schedule-filename", str(tmp_path / f"beat-{n}"),
-             "--loglevel=INFO", f"--hostname=test{n}@%h"],
+             "--loglevel=INFO", f"--hostname=test{XDIST_WORKER}{n}@%h"],
             cwd=ROOT, env=env, stdout=(tmp_path / f"worker-{n}.log").open("wb"),
             stderr=subprocess.STDOUT)
         worker.log_path = tmp_path / f"worker-{n}.log"

@@ -39,10 +39,12 @@ def refused(statement: str, *params: object) -> bool:
     return False
 
 
+@pytest.mark.usefixtures("postgres")
 def test_the_test_database_is_postgresql() -> None:
     assert connection.vendor == "postgresql"
 
 
+@pytest.mark.usefixtures("postgres")  # PostgreSQL's own SQL
 def test_raw_sql_cannot_change_or_delete_a_decision(decision: Decision) -> None:
     before = Decision.objects.filter(pk=decision.pk).values().get()
     assert refused("UPDATE moderation_decision SET reason = %s WHERE id = %s",
