@@ -126,6 +126,13 @@ def cancel(conversation_id: str) -> None:
     ContactRequest.objects.filter(conversation=conversation_id).delete()
 
 
+def forget_asks_of(user_id: int) -> int:
+    """A ban: the user's unanswered asks, and those to the user, are gone (answering one
+    later would make a contact with someone banned)."""
+    deleted, _ = ContactRequest.objects.filter(Q(asker_id=user_id) | Q(other_id=user_id)).delete()
+    return deleted
+
+
 def purge_stale() -> int:
     """Requests older than any window; idempotent, for the periodic clean-up."""
     window = timedelta(seconds=settings.KEEP_IN_TOUCH_WINDOW_SECONDS)

@@ -1,8 +1,9 @@
 """Contacts end when something outside this app happens to their people.
 
 A block (from a conversation or from the contacts page) ends the pair's contact; a ban ends
-every contact of the banned user; an account deletion ends its contacts (the rows go by
-CASCADE) and each other side hears `contact_removed`. Moderation and accounts know nothing of
+every contact of the banned user (invitations go with them) and their unanswered asks to keep
+in touch; an account deletion ends its contacts (the rows, asks and invitations go by CASCADE)
+and each other side hears `contact_removed`. Moderation and accounts know nothing of
 contacts: these listen to their models' signals. A new invitation is also pushed (web push)
 to an invitee whose tab is gone by the time the task runs.
 """
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
-from chat.contacts import services, tasks
+from chat.contacts import consent, services, tasks
 from chat.contacts.models import Invitation
 from chat.models import Block
 from moderation.models import Ban
@@ -30,7 +31,8 @@ def end_contact_on_block(sender: type[Block], instance: Block, created: bool,
 @receiver(post_save, sender=Ban, dispatch_uid="contacts-end-on-ban")
 def end_contacts_on_ban(sender: type[Ban], instance: Ban, created: bool, **kwargs: Any) -> None:
     if created:
-        services.remove_all(instance.user_id)
+        services.remove_all(instance.user_id)  # their invitations go with the contacts
+        consent.forget_asks_of(instance.user_id)
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="contacts-end-on-delete")
