@@ -1,7 +1,6 @@
 """Idle guest accounts are deleted after GUEST_RETENTION_DAYS without being seen."""
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce, Greatest
@@ -9,6 +8,7 @@ from django.utils import timezone
 
 from accounts.deletion import delete_account
 from accounts.models import User
+from chatsite.plumbing.live import has_live_socket
 
 
 def idle_guests(now: datetime | None = None) -> QuerySet[User]:
@@ -19,12 +19,6 @@ def idle_guests(now: datetime | None = None) -> QuerySet[User]:
                                            Coalesce("last_login", "date_joined")))
             .filter(last_active__lt=cutoff)
             .order_by(F("last_active").asc()))
-
-
-def has_live_socket(user_id: int) -> bool:
-    from chat.store import get_store
-
-    return async_to_sync(get_store().socket_of)(user_id) is not None
 
 
 def purge_idle_guests(now: datetime | None = None) -> int:

@@ -1,3 +1,4 @@
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
@@ -18,7 +19,6 @@ from accounts.forms import (
 from accounts.guests import claim_guest, create_guest
 from accounts.rules import accept_rules
 from chatsite.plumbing.ratelimit import hit
-from moderation.doors import refusal, refused_response
 
 
 @require_POST
@@ -28,9 +28,10 @@ def guest_signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.POST.get("switch") != "yes":
         return redirect(reverse("landing") + "?switch=1")
     address = client_address(request)
-    ban = refusal(request)  # one ban check for every door (moderation.doors)
-    if ban is not None:
-        return refused_response(request, ban, own=False)
+    # One ban check for every door (moderation.doors, through the account adapter).
+    refused = get_adapter(request).door_response(request)
+    if refused is not None:
+        return refused
     retry_after = hit(f"guest:{address}", settings.GUEST_RATE_LIMIT)
     if retry_after is not None:
         seconds = int(retry_after) + 1
@@ -54,9 +55,9 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         if not user.is_guest:
             messages.error(request, "This account already has a password.")
             return redirect("account_settings")
-        ban = refusal(request, user)
-        if ban is not None:
-            return refused_response(request, ban, own=ban.user_id == user.pk)
+        refused = get_adapter(request).door_response(request, user)
+        if refused is not None:
+            return refused
         claim = ClaimGuestForm(user, request.POST)
         if claim.is_valid():
             claim_guest(user, claim.cleaned_data["new_password1"])

@@ -11,7 +11,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from chat.history import flush_history
 from chat.store import LiveStore, process_of
+from moderation.analysis import flush_relayed
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +146,6 @@ async def _shutdown(stop_server: Callable[[], None]) -> None:
                          return_exceptions=True)
     await asyncio.sleep(SHUTDOWN_FLUSH_SECONDS)
     try:
-        from chat.history import flush_history
-        from moderation.analysis import flush_relayed
-
         # What waits in memory is written before stopping: kept history, lines for analysis.
         await flush_history()
         await flush_relayed()

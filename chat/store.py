@@ -247,6 +247,19 @@ class RedisStore:
 
     async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]:
         raw_lines = await self._redis().lrange(self._key("log", conversation_id), 0, -1)
+        return self._decoded(raw_lines, seq)
+
+    def lines_now(self, conversation_id: str) -> list[dict[str, Any]]:
+        """`lines_after(conversation_id, 0)` for sync code (tasks, views), on a sync client."""
+        return self._decoded(self.lua.sync_client().lrange(self._key("log", conversation_id),
+                                                           0, -1), 0)
+
+    def socket_now(self, user_id: int) -> str | None:
+        """`socket_of` for sync code, on a sync client."""
+        return self.lua.sync_client().get(self._key("socket", user_id))
+
+    @staticmethod
+    def _decoded(raw_lines: list[str], seq: int) -> list[dict[str, Any]]:
         lines = []
         for raw in raw_lines:
             line_seq, _, payload = raw.partition("|")

@@ -42,19 +42,21 @@ from functools import lru_cache
 from typing import Any
 
 import redis
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Count, Max, Sum
 from redis.exceptions import LockNotOwnedError
 
+from accounts.models import User
+from chatsite.celery import app as celery_app
 from chatsite.plumbing.crypto import InvalidToken, decrypt_text, encrypt_text
+from chatsite.plumbing.live import live_lines as read_live_lines
 from chatsite.plumbing.redis_client import get_redis
 from moderation.filtering import harm
 from moderation.filtering.filters import filter_line, readable
 from moderation.models import ConversationScore, LineScore, Report
 from moderation.priority import SEVERITY, refresh_priorities
-from moderation.reports import evidence_from
+from moderation.reports import evidence_from, file_report
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ DRAIN_LOCK_KEY = "analysis:drain-lock"
 # Long enough for a full task run; a worker that dies holding it only delays the next drain.
 DRAIN_LOCK_SECONDS = 120
 CLASSIFIER_REPORT_REASON = Report.Reason.HARASSMENT
+# Sent by name, so that this module need not import moderation.tasks (which imports it).
+DRAIN_TASK = "moderation.tasks.analyse_pending"
+CONVERSATION = Report._meta.get_field("conversation").related_model
 # KEYS 1 = the queue; ARGV 1 = most lines kept, 2 = ttl ms, 3 = oldest stamp kept (ms),
 # 4.. = "<stamp ms>|<line>" entries. Appends, drops stale lines from the head (at most 1000 per
 # push, so that a push stays short), sets the expiry.
@@ -231,12 +236,12 @@ def _nudge_worker() -> None:
 
 
 def _send_drain_task() -> None:
-    from moderation.tasks import analyse_pending
-
-    if analyse_pending.app.conf.task_always_eager:
+    if celery_app.conf.task_always_eager:
         return  # no worker to nudge; running the drain here would put it back on the relay
     try:
-        analyse_pending.apply_async(retry=False, expires=2 * settings.ANALYSIS_DRAIN_SECONDS)
+        # By name: moderation.tasks imports this module, not the other way round.
+        celery_app.send_task(DRAIN_TASK, retry=False,
+                             expires=2 * settings.ANALYSIS_DRAIN_SECONDS)
     except Exception:  # the broker is down: beat sends the task once it is back
         logger.info("analysis not triggered: broker unavailable", exc_info=True)
 
@@ -326,8 +331,6 @@ def record_scores(lines: Sequence[PendingLine]) -> list[Report]:
 
     Safe to run again on the same lines: nothing is counted twice, and a sender has one
     automatic report per conversation, raised to the most severe reason seen."""
-    from accounts.models import User
-
     now = now_ms()
     opened = [(line, text) for line in lines
               if not (line.queued_ms and line.stale(now)) and (text := line.text()) is not None]
@@ -419,9 +422,6 @@ def raise_automatic_report(conversation: uuid.UUID, user_id: int,
                            categories: set[str]) -> Report | None:
     """File the one automatic report of a sender in a conversation, or raise the one there is
     to a more severe reason; None when there was nothing to change."""
-    from chat.models import Conversation
-    from moderation.reports import file_report
-
     reason = report_reason(categories)
     known = (ConversationScore.objects.filter(conversation=conversation, user_id=user_id)
              .select_related("report").first())
@@ -432,7 +432,8 @@ def raise_automatic_report(conversation: uuid.UUID, user_id: int,
     else:
         # Read before taking the row lock: no lock is held while waiting on Redis.
         evidence = live_evidence(str(conversation))
-    exists = Conversation.objects.filter(id=conversation).exists()
+    # The live conversation's row (chat's model, reached through the report's foreign key).
+    exists = CONVERSATION.objects.filter(id=conversation).exists()
     with transaction.atomic():
         tally, _ = ConversationScore.objects.select_for_update().get_or_create(
             conversation=conversation, user_id=user_id)
@@ -477,10 +478,8 @@ def _raises(report: Report, reason: str, categories: set[str]) -> bool:
 
 def live_lines(conversation: str) -> list[dict[str, Any]]:
     """The conversation's lines from the encrypted live log, while it keeps them."""
-    from chat.store import get_store
-
     try:
-        return async_to_sync(get_store().lines_after)(conversation, 0)
+        return list(read_live_lines(conversation))
     except (redis.RedisError, OSError, InvalidToken, ValueError):
         # A report without evidence still belongs in the queue.
         logger.warning("no live lines for conversation %s", conversation)
@@ -489,8 +488,6 @@ def live_lines(conversation: str) -> list[dict[str, Any]]:
 
 def live_evidence(conversation: str) -> list[dict[str, str]]:
     """The conversation's last lines from the live log, with handles."""
-    from accounts.models import User
-
     lines = live_lines(conversation)
     handles = dict(User.objects.filter(id__in={line.get("sender") for line in lines})
                    .values_list("id", "username"))

@@ -1,7 +1,8 @@
 """Bans and mutes: issuing them, telling the live socket, and checking them.
 
 A ban takes effect at once on every server process: after the transaction commits, the user's
-live socket (wherever it is) is told through `chat.notify`, and answers with `banned` and a
+live socket (wherever it is) is told through `chatsite.plumbing.live`, and answers with
+`banned` and a
 4003 close.
 
 One ban, every door: `door_refusal` is the one check at guest creation, signup, login, claim
@@ -22,7 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from chat.notify import notify_user_sync
+from chatsite.plumbing.live import notify_user, notify_user_on_commit
 from moderation.models import Ban, Decision, Mute
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
@@ -185,9 +186,9 @@ def issue_ban(user_id: int, reason: str, until: datetime | None = None,
         ban = Ban.objects.create(user_id=user_id, decision=decision, until=until, reason=reason,
                                  address_hash=cache.get(_signin_address_key(user_id)) or "")
         event = {**banned_frame(ban), "type": "chat.banned"}
-        # Robust: when the channel layer is down the ban still stands, and the socket is
-        # refused at its next connect.
-        transaction.on_commit(lambda: notify_user_sync(user_id, event), robust=True)
+        # When the channel layer is down the ban still stands, and the socket is refused at
+        # its next connect.
+        notify_user_on_commit(user_id, event)
     return ban
 
 
@@ -205,7 +206,7 @@ def issue_mute(user_id: int, reason: str, until: datetime | None,
                                    reason=reason)
         # The live socket refuses the user's lines from now on, on whichever process.
         event = {"type": "chat.muted", "until": _until_iso(until)}
-        transaction.on_commit(lambda: notify_user_sync(user_id, event), robust=True)
+        notify_user_on_commit(user_id, event)
         return mute
 
 
@@ -226,4 +227,4 @@ def push_mute(user_id: int) -> None:
     """Tell the live socket when the user's mute ends now: another mute still in force, or
     at once (an end in the past)."""
     until = active_mute(user_id) or timezone.now()
-    notify_user_sync(user_id, {"type": "chat.muted", "until": _until_iso(until)})
+    notify_user(user_id, {"type": "chat.muted", "until": _until_iso(until)})

@@ -40,6 +40,15 @@ def refused_response(request: HttpRequest, ban: Ban, own: bool) -> HttpResponse:
 class AccountAdapter(DefaultAccountAdapter):
     """allauth's signup and login, behind the same ban check as every other door."""
 
+    def door_response(self, request: HttpRequest, user: Any = None) -> HttpResponse | None:
+        """The refusal for a door of the accounts app (guest sign-up, claim), or None when
+        it is open: accounts reaches this check through allauth's adapter (ACCOUNT_ADAPTER),
+        not by importing moderation."""
+        ban = refusal(request, user)
+        if ban is None:
+            return None
+        return refused_response(request, ban, own=user is not None and ban.user_id == user.pk)
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         ban = refusal(request)
         if ban is not None:

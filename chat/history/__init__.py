@@ -26,9 +26,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.signals import account_erasing
 from chat.models import Conversation, HistoryExport, KeptConversation, KeptLine
 from chatsite.plumbing import crypto
 
@@ -296,6 +298,11 @@ def delete_all_kept(user_id: int) -> int:
     count = kept.count()
     kept.delete()
     return count
+
+
+@receiver(account_erasing, dispatch_uid="chat.history.erase")
+def erase_on_account_erasing(sender: Any, user: User, **_: Any) -> None:
+    erase_user_history(user.pk)
 
 
 def erase_user_history(user_id: int) -> None:

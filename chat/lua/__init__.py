@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import fakeredis
+import redis
 import redis.asyncio as aioredis
 
-from chatsite.plumbing.redis_client import get_redis
+from chatsite.plumbing.redis_client import get_redis, get_sync_redis
 
 HERE = Path(__file__).resolve().parent
 INCLUDE = "-- include:"
@@ -51,6 +52,7 @@ class LuaRedis:
             weakref.WeakKeyDictionary())
         self._scripts: weakref.WeakKeyDictionary[aioredis.Redis, dict[str, Any]] = (
             weakref.WeakKeyDictionary())
+        self._sync: redis.Redis | None = None
 
     def client(self) -> aioredis.Redis:
         if self.url:
@@ -61,6 +63,14 @@ class LuaRedis:
             client = self._clients[loop] = fakeredis.FakeAsyncRedis(
                 server=self.server, decode_responses=True)
         return client
+
+    def sync_client(self) -> redis.Redis:
+        """A plain client for sync code (tasks, views, commands): no event loop involved."""
+        if self.url:
+            return get_sync_redis(self.url)
+        if self._sync is None:
+            self._sync = fakeredis.FakeRedis(server=self.server, decode_responses=True)
+        return self._sync
 
     def script(self, name: str) -> Any:  # redis.commands.core.AsyncScript
         """Script `name`, registered once on the running loop's client."""

@@ -1,8 +1,11 @@
 """What `/healthz` checks: the database, the channel layer and the Celery broker."""
 import logging
 
+import redis
 from django.conf import settings
 from django.db import connection
+
+from chatsite.celery import app
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +28,6 @@ def channel_layer_state() -> str:
     # shared channel, so the check asks the layer's Redis directly.
     if not settings.REDIS_URL:
         return OK
-    import redis
-
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2,
                                       socket_connect_timeout=2)
@@ -41,8 +42,6 @@ def channel_layer_state() -> str:
 def broker_state() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "eager"
-    from chatsite.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
