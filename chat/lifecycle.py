@@ -9,10 +9,11 @@ import signal
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from chat.history import flush_history
 from chat.store import LiveStore, process_of
+from chatsite.plumbing.runtime import runtime
 from moderation.analysis import flush_relayed
 
 log = logging.getLogger(__name__)
@@ -32,14 +33,25 @@ SHUTDOWN_FLUSH_SECONDS = 0.5
 class LiveSocket(Protocol):
     channel_name: str
     address: str
-    chat: Any
 
-    async def close(self, code: int | None = None) -> None: ...
+    async def close(self, code: int) -> None: ...
 
-    async def check_partner(self, chat: Any, last_seq: int, partner_alive: bool) -> None: ...
+
+class Partner(Protocol):
+    channel: str
+
+
+class WatchedConversation(Protocol):
+    """A live conversation of this process (chat.live.conversation.Conversation)."""
+
+    id: str
+    partner: Partner
+
+    async def watch(self, last_seq: int, partner_alive: bool) -> None: ...
 
 
 _sockets: weakref.WeakSet = weakref.WeakSet()
+_conversations: weakref.WeakSet = weakref.WeakSet()
 _started: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _alive_cache: dict[str, tuple[float, bool]] = {}
 
@@ -63,6 +75,15 @@ def live_sockets() -> list[LiveSocket]:
 def unregister(consumer: LiveSocket) -> None:
     """The socket has closed and given back what it held."""
     _sockets.discard(consumer)
+
+
+def watch(conversation: WatchedConversation) -> None:
+    """The watchdog looks after `conversation` while a socket of this process is in it."""
+    _conversations.add(conversation)
+
+
+def unwatch(conversation: WatchedConversation) -> None:
+    _conversations.discard(conversation)
 
 
 def registered() -> int:
@@ -91,11 +112,11 @@ async def _watchdog(store: LiveStore) -> None:
     while True:
         await asyncio.sleep(WATCHDOG_SECONDS)
         try:
-            chats = [(socket_, socket_.chat) for socket_ in list(_sockets) if socket_.chat]
-            last_seqs = await store.last_seqs([chat.id for _, chat in chats])
-            for (socket_, chat), last_seq in zip(chats, last_seqs, strict=True):
-                alive = await process_alive(store, chat.partner.channel)
-                await socket_.check_partner(chat, last_seq, alive)
+            conversations = list(_conversations)
+            last_seqs = await store.last_seqs([c.id for c in conversations])
+            for conversation, last_seq in zip(conversations, last_seqs, strict=True):
+                alive = await process_alive(store, conversation.partner.channel)
+                await conversation.watch(last_seq, alive)
         except Exception:
             log.warning("watchdog pass failed", exc_info=True)
 
@@ -151,6 +172,7 @@ async def _shutdown(stop_server: Callable[[], None]) -> None:
         await flush_relayed()
     except Exception:
         log.exception("not flushed at shutdown")
+    await runtime().aclose()  # the process's Redis clients, closed before the loop stops
     stop_server()
 
 

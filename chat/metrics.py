@@ -82,7 +82,7 @@ class SocketCollector(Collector):
                                    labels=["process", "state"])
         counts = {"idle": 0, "searching": 0, "in_conversation": 0}
         for consumer in lifecycle.live_sockets():
-            state = ("in_conversation" if getattr(consumer, "chat", None) else
+            state = ("in_conversation" if getattr(consumer, "conversation", None) else
                      "searching" if getattr(consumer, "searching", None) else "idle")
             counts[state] += 1
         for state, count in counts.items():

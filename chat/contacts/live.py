@@ -3,9 +3,10 @@
 that reach a user's socket on whichever process holds it, and presence.
 
 The consumer (`chat.consumers`) routes the frames in `FRAMES` and the events in `EVENTS` here
-and calls `connected` / `disconnected` / `conversation_spoiled`; the rules themselves live in
+with the socket's state (`chat.live.socket.Socket`) and calls `connected` / `disconnected`;
+`chat.live.safety` calls `conversation_spoiled`. The rules themselves live in
 `chat.contacts.consent` and `chat.contacts.invitations`. An accepted invitation becomes a
-conversation through the consumer's own `begin_chat`, the path every match takes.
+conversation through `chat.live.conversation.begin`, the path every match takes.
 
 Events (sent with `chat.notify.notify_user`):
 - `contacts.frame` `{"frame": {...}}`: hand the frame to the client as it is;
@@ -31,6 +32,9 @@ from django.db.models import Q
 from chat import conversations
 from chat.contacts import consent, invitations, services
 from chat.contacts.models import Contact, Invitation
+from chat.live.conversation import begin
+from chat.live.searching import stop_searching
+from chat.live.socket import Socket
 from chat.notify import notify_user
 from chat.protocol import FrameError
 from chat.store import LiveConversation, Member
@@ -38,7 +42,6 @@ from chat.store import LiveConversation, Member
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Consumer = Any  # chat.consumers.ChatConsumer (which imports this module)
 
 
 async def db(function: Callable[..., T], *args: Any) -> T:
@@ -65,11 +68,11 @@ def shares_presence(user_id: int) -> bool:
     return get_user_model().objects.filter(pk=user_id, shares_presence=True).exists()
 
 
-async def online_of(consumer: Consumer, user_id: int) -> bool | None:
+async def online_of(socket: Socket, user_id: int) -> bool | None:
     """What a contact may know of `user_id`: null where it does not share presence."""
     if not await db(shares_presence, user_id):
         return None
-    return bool(await consumer.store.socket_of(user_id))
+    return bool(await socket.store.socket_of(user_id))
 
 
 async def tell(audience: list[tuple[str, int]], online: bool) -> None:
@@ -89,40 +92,40 @@ def waiting_for(user_id: int) -> tuple[list[tuple[str, int]], list[str], list[In
             invitations.pending_for(user_id))
 
 
-async def connected(consumer: Consumer) -> None:
+async def connected(socket: Socket) -> None:
     """After `welcome`: contacts learn this user came; what waits for it is offered again."""
-    audience, offers, waiting = await db(waiting_for, consumer.user_id)
+    audience, offers, waiting = await db(waiting_for, socket.user_id)
     await tell(audience, True)
     for handle in offers:
-        await consumer.send_frame({"type": "keep_in_touch_offered", "handle": handle})
+        await socket.send_frame({"type": "keep_in_touch_offered", "handle": handle})
     for invitation in waiting:
-        await consumer.send_frame(invitations.invited_frame(invitation,
+        await socket.send_frame(invitations.invited_frame(invitation,
                                                             invitation.inviter.username))
-        watch_expiry(consumer, str(invitation.pk), invitations.seconds_left(invitation))
+        watch_expiry(socket, str(invitation.pk), invitations.seconds_left(invitation))
 
 
-async def disconnected(consumer: Consumer) -> None:
+async def disconnected(socket: Socket) -> None:
     """After the socket let go: contacts learn the user went, unless a newer socket took over."""
-    if not await consumer.store.socket_of(consumer.user_id):
-        await tell(await db(presence_audience, consumer.user_id), False)
+    if not await socket.store.socket_of(socket.user_id):
+        await tell(await db(presence_audience, socket.user_id), False)
 
 
 # ---- consent
 
 
-async def on_keep_in_touch(consumer: Consumer, frame: dict[str, Any]) -> None:
+async def on_keep_in_touch(socket: Socket, frame: dict[str, Any]) -> None:
     try:
-        asked = await db(consent.ask, consumer.user_id)
+        asked = await db(consent.ask, socket.user_id)
     except services.ContactError as error:
         raise FrameError(error.code, str(error)) from None
-    await consumer.send_frame({"type": "keep_in_touch_sent"})
+    await socket.send_frame({"type": "keep_in_touch_sent"})
     if asked.contact is not None:
         contact_id = str(asked.contact.pk)
         partner_handle = await db(handle_of, asked.other_id)
-        await consumer.send_frame(contact_added(contact_id, partner_handle,
-                                                await online_of(consumer, asked.other_id)))
+        await socket.send_frame(contact_added(contact_id, partner_handle,
+                                                await online_of(socket, asked.other_id)))
         await notify_user(asked.other_id, frame_event(contact_added(
-            contact_id, consumer.handle, await online_of(consumer, consumer.user_id))))
+            contact_id, socket.handle, await online_of(socket, socket.user_id))))
     elif asked.offer_handle:
         await notify_user(asked.other_id, frame_event(
             {"type": "keep_in_touch_offered", "handle": asked.offer_handle}))
@@ -145,101 +148,101 @@ async def conversation_spoiled(conversation_id: str) -> None:
 # ---- invitations
 
 
-async def on_invite(consumer: Consumer, frame: dict[str, Any]) -> None:
-    if consumer.chat or consumer.searching:
+async def on_invite(socket: Socket, frame: dict[str, Any]) -> None:
+    if socket.conversation or socket.searching:
         raise FrameError("already_searching", "leave the conversation or stop looking first")
-    await consumer.check_rate("invites", settings.INVITE_RATE_LIMIT)
+    await socket.check_rate("invites", settings.INVITE_RATE_LIMIT)
     try:
-        contact = await db(invitations.contact_for, consumer.user_id, frame["contact"])
+        contact = await db(invitations.contact_for, socket.user_id, frame["contact"])
     except services.ContactError as error:
         raise FrameError(error.code, str(error)) from None
-    other_id = contact.partner_id(consumer.user_id)
-    if not await consumer.store.socket_of(other_id):
+    other_id = contact.partner_id(socket.user_id)
+    if not await socket.store.socket_of(other_id):
         raise FrameError("contact_offline", "your contact is not connected")
-    if await consumer.store.conversation_of(other_id):
+    if await socket.store.conversation_of(other_id):
         raise FrameError("contact_busy", "your contact is in a conversation")
-    invitation, replaced = await db(invitations.create, consumer.user_id, contact,
+    invitation, replaced = await db(invitations.create, socket.user_id, contact,
                                     frame["mode"])
     for old in replaced:
-        await withdrawn(consumer, old)
+        await withdrawn(socket, old)
     invitation_id = str(invitation.pk)
     reached = await notify_user(other_id, {
         "type": "contacts.invited",
-        "frame": invitations.invited_frame(invitation, consumer.handle),
+        "frame": invitations.invited_frame(invitation, socket.handle),
         "expires_in": settings.INVITE_TIMEOUT_SECONDS})
     if not reached:
         await db(invitations.give_up, invitation_id)
         raise FrameError("contact_offline", "your contact is not connected")
-    await consumer.send_frame({"type": "inviting", "invitation": invitation_id})
-    watch_expiry(consumer, invitation_id, settings.INVITE_TIMEOUT_SECONDS)
+    await socket.send_frame({"type": "inviting", "invitation": invitation_id})
+    watch_expiry(socket, invitation_id, settings.INVITE_TIMEOUT_SECONDS)
 
 
-async def withdrawn(consumer: Consumer, invitation: Invitation) -> None:
-    consumer.stop_task(f"invite:{invitation.pk}")
+async def withdrawn(socket: Socket, invitation: Invitation) -> None:
+    socket.stop_task(f"invite:{invitation.pk}")
     await notify_user(invitation.invitee_id, frame_event(
         {"type": "invite_cancelled", "invitation": str(invitation.pk)}))
 
 
-async def on_cancel_invite(consumer: Consumer, frame: dict[str, Any]) -> None:
-    invitation = await settle(invitations.withdraw, consumer, frame)
-    await withdrawn(consumer, invitation)
-    await consumer.send_frame({"type": "invite_cancelled", "invitation": str(invitation.pk)})
+async def on_cancel_invite(socket: Socket, frame: dict[str, Any]) -> None:
+    invitation = await settle(invitations.withdraw, socket, frame)
+    await withdrawn(socket, invitation)
+    await socket.send_frame({"type": "invite_cancelled", "invitation": str(invitation.pk)})
 
 
-async def on_decline(consumer: Consumer, frame: dict[str, Any]) -> None:
-    invitation = await settle(invitations.decline, consumer, frame)
-    consumer.stop_task(f"invite:{invitation.pk}")
+async def on_decline(socket: Socket, frame: dict[str, Any]) -> None:
+    invitation = await settle(invitations.decline, socket, frame)
+    socket.stop_task(f"invite:{invitation.pk}")
     await notify_user(invitation.inviter_id, frame_event(
         {"type": "invite_declined", "invitation": str(invitation.pk)}))
 
 
-async def settle(change: Callable[[int, str], Invitation], consumer: Consumer,
+async def settle(change: Callable[[int, str], Invitation], socket: Socket,
                  frame: dict[str, Any]) -> Invitation:
     try:
-        return await db(change, consumer.user_id, frame["invitation"])
+        return await db(change, socket.user_id, frame["invitation"])
     except services.ContactError as error:
         raise FrameError(error.code, str(error)) from None
 
 
-async def on_accept(consumer: Consumer, frame: dict[str, Any]) -> None:
-    if consumer.chat:
+async def on_accept(socket: Socket, frame: dict[str, Any]) -> None:
+    if socket.conversation:
         raise FrameError("already_searching", "already in a conversation; leave it first")
-    invitation = await settle(invitations.accept, consumer, frame)
-    consumer.stop_task(f"invite:{invitation.pk}")
-    inviter_channel = await consumer.store.socket_of(invitation.inviter_id)
+    invitation = await settle(invitations.accept, socket, frame)
+    socket.stop_task(f"invite:{invitation.pk}")
+    inviter_channel = await socket.store.socket_of(invitation.inviter_id)
     if not inviter_channel:
         raise FrameError("contact_offline", "your contact is no longer connected")
-    if await consumer.store.conversation_of(invitation.inviter_id):
+    if await socket.store.conversation_of(invitation.inviter_id):
         await notify_user(invitation.inviter_id, frame_event(
             {"type": "invite_expired", "invitation": str(invitation.pk)}))
         raise FrameError("contact_busy", "your contact is in a conversation now")
-    async with consumer.match_lock:
-        if consumer.searching:
+    async with socket.match_lock:
+        if socket.searching:
             # Stop looking for a stranger; a pairing that won the race makes this user busy.
-            await consumer.matcher.cancel(consumer.user_id, consumer.channel_name)
-            consumer.stop_searching()
-        if consumer.chat:
+            await socket.matcher.cancel(socket.user_id, socket.channel_name)
+            stop_searching(socket)
+        if socket.conversation:
             raise FrameError("already_searching", "matched with someone just now")
         inviter = invitation.inviter
-        me = await db(invitations.person, consumer.user_id)
+        me = await db(invitations.person, socket.user_id)
         live = LiveConversation(
             id=str(uuid.uuid4()), mode=invitation.mode, initiator_id=inviter.pk,
             common_interests=[], contact=str(invitation.contact_id),
             members={inviter.pk: Member(inviter.pk, inviter_channel, inviter.username,
                                         inviter.keeps_history),
-                     me.user_id: Member(me.user_id, consumer.channel_name, me.handle,
+                     me.user_id: Member(me.user_id, socket.channel_name, me.handle,
                                         me.keeps_history)})
         await db(conversations.start_conversation, live.id, live.mode, inviter.pk,
                  me.user_id, [])
-        await consumer.store.open_conversation(live)
-        await consumer.send_to(inviter_channel, {"type": "chat.matched",
+        await socket.store.open_conversation(live)
+        await socket.send_to(inviter_channel, {"type": "chat.matched",
                                                  "conversation": live.id})
-        consumer.keeps_history = me.keeps_history
-        await consumer.begin_chat(live)
+        socket.keeps_history = me.keeps_history
+        await begin(socket, live)
 
 
-def watch_expiry(consumer: Consumer, invitation_id: str, seconds: float) -> None:
-    consumer.start_task(f"invite:{invitation_id}", expire_after(invitation_id, seconds))
+def watch_expiry(socket: Socket, invitation_id: str, seconds: float) -> None:
+    socket.start_task(f"invite:{invitation_id}", expire_after(invitation_id, seconds))
 
 
 async def expire_after(invitation_id: str, seconds: float) -> None:
@@ -255,25 +258,25 @@ async def expire_after(invitation_id: str, seconds: float) -> None:
 # ---- events from other sockets and from the services
 
 
-async def on_frame_event(consumer: Consumer, event: dict[str, Any]) -> None:
-    await consumer.send_frame(event["frame"])
+async def on_frame_event(socket: Socket, event: dict[str, Any]) -> None:
+    await socket.send_frame(event["frame"])
 
 
-async def on_invited_event(consumer: Consumer, event: dict[str, Any]) -> None:
-    await consumer.send_frame(event["frame"])
-    watch_expiry(consumer, event["frame"]["invitation"], float(event["expires_in"]))
+async def on_invited_event(socket: Socket, event: dict[str, Any]) -> None:
+    await socket.send_frame(event["frame"])
+    watch_expiry(socket, event["frame"]["invitation"], float(event["expires_in"]))
 
 
-async def on_removed_event(consumer: Consumer, event: dict[str, Any]) -> None:
-    await consumer.send_frame({"type": "contact_removed", "contact": str(event["contact"])})
+async def on_removed_event(socket: Socket, event: dict[str, Any]) -> None:
+    await socket.send_frame({"type": "contact_removed", "contact": str(event["contact"])})
 
 
-async def on_letter_event(consumer: Consumer, event: dict[str, Any]) -> None:
-    await consumer.send_frame({"type": "letter", "contact": str(event["contact"]),
+async def on_letter_event(socket: Socket, event: dict[str, Any]) -> None:
+    await socket.send_frame({"type": "letter", "contact": str(event["contact"]),
                                "letter": event["letter"]})
 
 
-Handler = Callable[[Consumer, dict[str, Any]], Awaitable[None]]
+Handler = Callable[[Socket, dict[str, Any]], Awaitable[None]]
 
 FRAMES: dict[str, Handler] = {
     "keep_in_touch": on_keep_in_touch,
