@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from chat.lua import LuaRedis
+from chatsite.plumbing.runtime import runtime
 
 MODES = ("text", "voice", "video")
 # A tandem partner outranks any number of shared interests (there are at most MAX_INTERESTS).
@@ -176,17 +177,11 @@ def _order_like(order: list[str], tags: list[str]) -> list[str]:
     return [tag for tag in order if tag in wanted]
 
 
-_matcher: RedisMatcher | None = None
-
-
 def get_matcher() -> RedisMatcher:
-    global _matcher
-    if _matcher is None:
-        _matcher = RedisMatcher(settings.REDIS_URL)
-    return _matcher
+    """The process's matcher, held by its runtime."""
+    return runtime().part("matcher", lambda: RedisMatcher(settings.REDIS_URL))
 
 
 def reset_matcher() -> None:
     """Forget the backend, for tests that change settings."""
-    global _matcher
-    _matcher = None
+    runtime().forget("matcher")

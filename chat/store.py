@@ -28,6 +28,7 @@ from chat.lua import LuaRedis
 from chat.relay import to_json
 from chatsite.plumbing.crypto import decrypt_text, encrypt_text
 from chatsite.plumbing.ratelimit import parse_rate
+from chatsite.plumbing.runtime import runtime
 
 # Only cleans up after processes that died without closing their conversations.
 LIVE_STATE_TTL = 24 * 3600
@@ -326,17 +327,11 @@ class RedisStore:
             await pipe.execute()
 
 
-_store: RedisStore | None = None
-
-
 def get_store() -> RedisStore:
-    global _store
-    if _store is None:
-        _store = RedisStore(settings.REDIS_URL)
-    return _store
+    """The process's live store, held by its runtime."""
+    return runtime().part("store", lambda: RedisStore(settings.REDIS_URL))
 
 
 def reset_store() -> None:
     """Forget the backend, for tests that change settings."""
-    global _store
-    _store = None
+    runtime().forget("store")

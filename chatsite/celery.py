@@ -1,4 +1,4 @@
-"""The Celery app of the project, and how its workers log.
+"""The Celery app of the project, how its workers log, and their runtime's end.
 
 A worker logs through settings.LOGGING, as daphne and manage.py do: Celery's default replaces
 the root handlers with its own, which lack chatsite.plumbing.logging's filter, so a failed task's
@@ -10,8 +10,10 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_process_shutdown, worker_shutdown
 from django.conf import settings
+
+from chatsite.plumbing.runtime import runtime
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
@@ -29,3 +31,10 @@ def project_logging(loglevel: int | str | None = None, **_: Any) -> None:
     logging.config.dictConfig(settings.LOGGING)
     if loglevel:
         logging.getLogger().setLevel(loglevel)
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def close_runtime(**_: Any) -> None:
+    """A worker (process) that stops closes its runtime's Redis clients."""
+    runtime().close()

@@ -34,7 +34,6 @@ import logging
 import threading
 import time
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from chatsite.celery import app as celery_app
 from chatsite.plumbing.crypto import InvalidToken, decrypt_text, encrypt_text
 from chatsite.plumbing.live import live_lines as read_live_lines
 from chatsite.plumbing.redis_client import get_redis
+from chatsite.plumbing.runtime import runtime
 from moderation.filtering import harm
 from moderation.filtering.filters import filter_line, readable
 from moderation.models import ConversationScore, LineScore, Report
@@ -158,9 +158,6 @@ class PendingLine:
 
 # ---- the relay's side: queue and return ----
 
-_last_trigger = 0.0
-
-
 async def line_relayed(conversation_id: str, seq: int, sender_id: int, text: str) -> bool:
     """Queue one relayed line for analysis, encrypted. Never waits on the analysis: lines are
     gathered in memory and pushed to Redis together every ANALYSIS_FLUSH_MS.
@@ -187,14 +184,12 @@ class _Outbox:
     def __init__(self) -> None:
         self.lines: list[str] = []  # encoded PendingLines: their text is encrypted
         self.task: asyncio.Task | None = None
-
-
-_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = (
-    weakref.WeakKeyDictionary())
+        self.last_trigger = 0.0  # time.monotonic() of the last nudge to the worker
 
 
 def _outbox() -> _Outbox:
-    return _outboxes.setdefault(asyncio.get_running_loop(), _Outbox())
+    """The running event loop's outbox, held by the process's runtime."""
+    return runtime().loop_part("analysis.outbox", _Outbox)
 
 
 async def _flush_soon() -> None:
@@ -220,17 +215,16 @@ async def flush_relayed() -> int:
         logger.warning("%d lines not queued for analysis: %s", len(lines),
                        type(error).__name__)
         return 0
-    _nudge_worker()
+    _nudge_worker(outbox)
     return len(lines)
 
 
-def _nudge_worker() -> None:
-    global _last_trigger
+def _nudge_worker(outbox: _Outbox) -> None:
     interval = settings.ANALYSIS_TRIGGER_MS / 1000
     now = time.monotonic()
-    if not interval or now - _last_trigger < interval:
+    if not interval or now - outbox.last_trigger < interval:
         return
-    _last_trigger = now
+    outbox.last_trigger = now
     # Publishing may wait on a broker that is down; that wait belongs off the event loop.
     asyncio.get_running_loop().run_in_executor(None, _send_drain_task)
 
@@ -290,16 +284,10 @@ class LocalQueue:
                 self.idle.set()
 
 
-_local: LocalQueue | None = None
-_local_lock = threading.Lock()
-
-
 def local_queue() -> LocalQueue:
-    global _local
-    with _local_lock:
-        if _local is None:
-            _local = LocalQueue(settings.ANALYSIS_PENDING_MAX, record_scores)
-        return _local
+    """The process's in-memory queue and its thread, held by the process's runtime."""
+    return runtime().part("analysis.local",
+                          lambda: LocalQueue(settings.ANALYSIS_PENDING_MAX, record_scores))
 
 
 # ---- the worker's side ----
@@ -494,11 +482,6 @@ def live_evidence(conversation: str) -> list[dict[str, str]]:
     return evidence_from(lines, handles)
 
 
-@lru_cache(maxsize=4)
-def _sync_redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
-
-
 def drain_pending() -> int:
     """Analyse what waits in the queue, in batches; the number of lines analysed.
 
@@ -512,7 +495,7 @@ def drain_pending() -> int:
             record_scores(batch)
             scored += len(batch)
         return scored
-    client = _sync_redis(settings.REDIS_URL)
+    client = runtime().sync_redis(settings.REDIS_URL)
     lock = client.lock(DRAIN_LOCK_KEY, timeout=DRAIN_LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         return 0

@@ -93,3 +93,30 @@ def test_celery_beat_runs_the_purge(settings):
 
 def test_guests_are_seen_when_created():
     assert create_guest().last_seen is not None
+
+
+def test_purging_many_guests_opens_no_redis_connection_per_guest(
+        redis_live: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import redis.asyncio.connection
+    import redis.connection
+
+    guests = [guest_seen(90, joined_days_ago=90) for _ in range(20)]
+    async_to_sync(get_store().claim_socket)(guests[0].pk, "specific.test!socket")
+    # Every connection this process opens to Redis, sync or asyncio, is counted (and made);
+    # `connect` on a connection already open (a pooled one) opens nothing.
+    opened: list[str] = []
+    for connection, is_open in (
+            (redis.connection.AbstractConnection, lambda c: c._sock is not None),
+            (redis.asyncio.connection.AbstractConnection, lambda c: c.is_connected)):
+        def counted(self, *args, _connect=connection.connect, _open=is_open,  # noqa: ANN001
+                    **kwargs):  # noqa: ANN202
+            if not _open(self):
+                opened.append(type(self).__name__)
+            return _connect(self, *args, **kwargs)
+
+        monkeypatch.setattr(connection, "connect", counted)
+    assert purge_idle_guests.delay().get() == 19
+    # The purge asks the socket registry on the process's one sync client: a connection for
+    # the whole run at most, not one (and an event loop) per guest.
+    assert len(opened) <= 1, opened
+    assert still_there(*guests) == [True] + [False] * 19

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from accounts.models import User
 from accounts.signals import account_erasing
 from chat.models import Conversation, HistoryExport, KeptConversation, KeptLine
 from chatsite.plumbing import crypto
+from chatsite.plumbing.runtime import runtime
 
 log = logging.getLogger(__name__)
 
@@ -131,15 +131,9 @@ class HistoryWriter:
         await self.write_pending()
 
 
-_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HistoryWriter] = (
-    weakref.WeakKeyDictionary())
-
-
 def writer() -> HistoryWriter:
-    loop = asyncio.get_running_loop()
-    if loop not in _writers:
-        _writers[loop] = HistoryWriter()
-    return _writers[loop]
+    """The running event loop's history writer, held by the process's runtime."""
+    return runtime().loop_part("history.writer", HistoryWriter)
 
 
 async def flush_history() -> None:
