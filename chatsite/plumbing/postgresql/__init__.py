@@ -1,0 +1,1 @@
+"""PostgreSQL for Django with a health check that costs no round trip (see `base`)."""
