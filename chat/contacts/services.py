@@ -8,7 +8,6 @@ read state, reports on a contact and letter retention. The consent frames and in
 """
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -121,17 +120,12 @@ def partner_ids(user_id: int) -> list[int]:
                 "user_low_id", "user_high_id")]
 
 
-async def _sockets_of(user_ids: list[int]) -> list[str | None]:
-    store = get_store()
-    return list(await asyncio.gather(*(store.socket_of(user_id) for user_id in user_ids)))
-
-
 def online_among(users: Iterable[Any]) -> dict[int, bool | None]:
     """What a contact may see of each user: online (a live socket on any process), or None
-    for those who do not share presence. One hop to the event loop, the look-ups at once."""
+    for those who do not share presence. One round trip to the socket registry for all."""
     users = list(users)
     sharing = [user.pk for user in users if user.shares_presence]
-    sockets = async_to_sync(_sockets_of)(sharing) if sharing else []
+    sockets = get_store().sockets_now(sharing)
     shown: dict[int, bool | None] = {user.pk: None for user in users}
     shown.update({user_id: bool(socket) for user_id, socket in zip(sharing, sockets,
                                                                     strict=True)})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from celery import shared_task
 from django.db import transaction
 
@@ -17,7 +16,7 @@ def _push_if_away(found: tuple[int, dict[str, str]] | None) -> int:
     if found is None:
         return 0
     user_id, notice = found
-    if async_to_sync(get_store().socket_of)(user_id):
+    if get_store().socket_now(user_id):
         return 0
     return push.send(user_id, notice)
 
