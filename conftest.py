@@ -131,16 +131,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_live_state() -> Iterator[None]:
-    """Each test starts with an empty in-process queue, store and channel layer."""
+    """Each test starts with an empty in-process queue, store, rate limits and channel layer."""
     from chat.matching import reset_matcher
     from chat.store import reset_store
+    from chatsite.plumbing.ratelimit import reset_limits
 
     reset_matcher()
     reset_store()
+    reset_limits()
     channel_layers.backends.clear()
     yield
     reset_matcher()
     reset_store()
+    reset_limits()
     channel_layers.backends.clear()
 
 
@@ -199,17 +202,22 @@ def redis_live(redis_url: str, settings) -> str:  # noqa: ANN001 - pytest-django
     return redis_url
 
 
+# After a test nothing is asserted about how its servers stop: a daphne still closing its
+# sockets after this long is killed (its application close timeout would hold it 10 s).
+TEARDOWN_GRACE = 2.0
+
+
 @dataclass
 class Server:
     url: str
     process: subprocess.Popen
     log_path: Path
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM, grace: float = 10) -> None:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -225,49 +233,88 @@ def test_database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def launch_server(log_dir: Path, redis_url: str | None, extra_env: dict[str, str],
+                  started: list[Server]) -> Server:
+    """One daphne process on the test database, healthy; appended to `started` at once so
+    that it is stopped even when it never becomes healthy."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update({
+        "DATABASE_URL": test_database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "GUEST_RATE_LIMIT": "10000/m",
+        "DATABASE_CONN_MAX_AGE": "0",
+        **extra_env,
+    })
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    log_path = log_dir / f"daphne-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "chatsite.asgi:application"],
+        cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+    )
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    started.append(server)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited:\n{server.log()}")
+        try:
+            with urllib.request.urlopen(server.url + "/healthz", timeout=2):
+                return server
+        except urllib.error.HTTPError as error:
+            state = error.read().decode(errors="replace")
+        except OSError as error:
+            state = str(error)
+        time.sleep(0.1)
+    raise RuntimeError(f"daphne not healthy in 30 s ({state}):\n{server.log()}")
+
+
+@pytest.fixture(scope="module")
+def _module_servers() -> Iterator[dict[tuple, list[Server]]]:
+    """Servers kept for the whole module (see `start_server`), stopped after its last test."""
+    shared: dict[tuple, list[Server]] = {}
+    yield shared
+    for group in shared.values():
+        for server in group:
+            server.stop(grace=TEARDOWN_GRACE)
+
+
 @pytest.fixture
-def start_server(transactional_db: None, postgres: None, tmp_path: Path
-                 ) -> Iterator[Callable[..., Server]]:
-    """Start real daphne processes on the test database; they are stopped after the test."""
+def start_server(transactional_db: None, postgres: None, tmp_path: Path,
+                 request: pytest.FixtureRequest) -> Iterator[Callable[..., Server]]:
+    """Start real daphne processes on the test database; they are stopped after the test.
+
+    In a module marked `shared_server`, a server on the embedded default (no Redis) is kept
+    for the module's later tests that ask for the same settings: its live state is in memory
+    and each test's people are new guests, so a test cannot tell, and a daphne start-up is
+    saved per test. Servers on Redis are always fresh (the test empties Redis under them)."""
     servers: list[Server] = []
+    shared = (request.getfixturevalue("_module_servers")
+              if request.node.get_closest_marker("shared_server") else None)
+    used: dict[tuple, int] = {}
 
     def start(redis_url: str | None = None, **extra_env: str) -> Server:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-        env.update({
-            "DATABASE_URL": test_database_url(),
-            "SECRET_KEY": settings.SECRET_KEY,
-            "GUEST_RATE_LIMIT": "10000/m",
-            "DATABASE_CONN_MAX_AGE": "0",
-            **extra_env,
-        })
-        if redis_url:
-            env["REDIS_URL"] = redis_url
-        log_path = tmp_path / f"daphne-{port}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "chatsite.asgi:application"],
-            cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-        )
-        server = Server(f"http://127.0.0.1:{port}", process, log_path)
-        servers.append(server)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"daphne exited:\n{server.log()}")
-            try:
-                with urllib.request.urlopen(server.url + "/healthz", timeout=2):
-                    return server
-            except urllib.error.HTTPError as error:
-                state = error.read().decode(errors="replace")
-            except OSError as error:
-                state = str(error)
-            time.sleep(0.2)
-        raise RuntimeError(f"daphne not healthy in 30 s ({state}):\n{server.log()}")
+        if shared is None or redis_url:
+            return launch_server(tmp_path, redis_url, extra_env, servers)
+        key = tuple(sorted(extra_env.items()))
+        group = shared.setdefault(key, [])
+        n = used[key] = used.get(key, -1) + 1  # a test's second such server is another one
+        if n < len(group) and group[n].process.poll() is None:
+            return group[n]
+        fresh: list[Server] = []
+        try:
+            server = launch_server(tmp_path, None, extra_env, fresh)
+        except BaseException:
+            servers.extend(fresh)  # never healthy: stopped with the test
+            raise
+        group[n:n + 1] = [server]
+        return server
 
     yield start
     for server in servers:
-        server.stop()
+        server.stop(grace=TEARDOWN_GRACE)
 
 
 @pytest.fixture

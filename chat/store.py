@@ -10,8 +10,8 @@
 - rate-limit counters.
 
 `RedisStore` keeps it in Redis, where every decision that two processes could race on is one
-Lua script in `chat/lua/` (the live log is `append.lua`, the rate limit `gcra.lua`); with no
-Redis URL (the embedded default) the same scripts run in this process (chat.lua).
+Lua script in `chat/lua/` (the live log is `append.lua`; the rate limit is plumbing's
+`gcra.lua`); with no Redis URL (the embedded default) the same scripts run in this process.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class LiveStore(Protocol):
     async def claim_socket(self, user_id: int, channel: str) -> str | None: ...
     async def release_socket(self, user_id: int, channel: str) -> None: ...
     async def socket_of(self, user_id: int) -> str | None: ...
-    async def open_conversation(self, conversation: LiveConversation) -> None: ...
+    async def open_conversation(self, conversation: LiveConversation) -> bool: ...
     async def conversation_of(self, user_id: int) -> LiveConversation | None: ...
     async def mark_away(self, conversation_id: str, user_id: int, channel: str) -> bool: ...
     async def rejoin(self, conversation_id: str, user_id: int, channel: str,
@@ -197,12 +197,13 @@ class RedisStore:
     async def socket_of(self, user_id: int) -> str | None:
         return await self._redis().get(self._key("socket", user_id))
 
-    async def open_conversation(self, conversation: LiveConversation) -> None:
-        async with self._redis().pipeline(transaction=True) as pipe:
-            pipe.set(self._key("conv", conversation.id), conversation.to_json(), ex=LIVE_STATE_TTL)
-            for user_id in conversation.members:
-                pipe.set(self._key("user-conv", user_id), conversation.id, ex=LIVE_STATE_TTL)
-            await pipe.execute()
+    async def open_conversation(self, conversation: LiveConversation) -> bool:
+        """False, opening nothing, when a member is in a live conversation already."""
+        keys = [self._key("conv", conversation.id)]
+        keys += [self._key("user-conv", user_id) for user_id in conversation.members]
+        return bool(await self._script("open_conversation")(
+            keys=keys, args=[conversation.id, conversation.to_json(), LIVE_STATE_TTL,
+                             self._key("conv", "")]))
 
     async def conversation_of(self, user_id: int) -> LiveConversation | None:
         redis = self._redis()

@@ -68,6 +68,7 @@ def shared_cache(request, settings):  # noqa: ANN001 - pytest's request
         redis_url = request.getfixturevalue("redis_url")
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                        "LOCATION": redis_url}}
+        settings.REDIS_URL = redis_url  # where the limits are counted
     return request.param
 
 
