@@ -131,11 +131,3 @@ def forget_asks_of(user_id: int) -> int:
     later would make a contact with someone banned)."""
     deleted, _ = ContactRequest.objects.filter(Q(asker_id=user_id) | Q(other_id=user_id)).delete()
     return deleted
-
-
-def purge_stale() -> int:
-    """Requests older than any window; idempotent, for the periodic clean-up."""
-    window = timedelta(seconds=settings.KEEP_IN_TOUCH_WINDOW_SECONDS)
-    cutoff = timezone.now() - window - timedelta(days=1)
-    deleted, _ = ContactRequest.objects.filter(created_at__lt=cutoff).delete()
-    return deleted

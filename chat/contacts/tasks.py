@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.db import transaction
 
-from chat.contacts import consent, push, retention
+from chat.contacts import push, retention
 from chat.store import get_store
 
 
@@ -52,4 +52,4 @@ def purge_old_letters() -> int:
 def purge_stale_requests() -> int:
     """One-way "keep in touch" asks whose window has passed (beat); running it twice deletes
     nothing twice."""
-    return consent.purge_stale()
+    return retention.purge_stale_requests()
