@@ -204,6 +204,14 @@ async def settle(change: Callable[[int, str], Invitation], socket: Socket,
         raise FrameError(error.code, str(error)) from None
 
 
+async def inviter_busy(invitation: Invitation) -> None:
+    """The inviter met someone meanwhile: told the invitation expired; the invitee is told
+    `contact_busy`."""
+    await notify_user(invitation.inviter_id, frame_event(
+        {"type": "invite_expired", "invitation": str(invitation.pk)}))
+    raise FrameError("contact_busy", "your contact is in a conversation now")
+
+
 async def on_accept(socket: Socket, frame: dict[str, Any]) -> None:
     if socket.conversation:
         raise FrameError("already_searching", "already in a conversation; leave it first")
@@ -213,9 +221,7 @@ async def on_accept(socket: Socket, frame: dict[str, Any]) -> None:
     if not inviter_channel:
         raise FrameError("contact_offline", "your contact is no longer connected")
     if await socket.store.conversation_of(invitation.inviter_id):
-        await notify_user(invitation.inviter_id, frame_event(
-            {"type": "invite_expired", "invitation": str(invitation.pk)}))
-        raise FrameError("contact_busy", "your contact is in a conversation now")
+        await inviter_busy(invitation)
     async with socket.match_lock:
         if socket.searching:
             # Stop looking for a stranger; a pairing that won the race makes this user busy.
@@ -232,9 +238,18 @@ async def on_accept(socket: Socket, frame: dict[str, Any]) -> None:
                                         inviter.keeps_history),
                      me.user_id: Member(me.user_id, socket.channel_name, me.handle,
                                         me.keeps_history)})
-        await db(conversations.start_conversation, live.id, live.mode, inviter.pk,
-                 me.user_id, [])
-        await socket.store.open_conversation(live)
+        # Opened only if neither is in a conversation, in one step with filing it: a pairing
+        # in the same instant (on any process) either wins, or finds both taken.
+        if not await socket.store.open_conversation(live):
+            if await socket.store.conversation_of(socket.user_id):
+                raise FrameError("already_searching", "matched with someone just now")
+            await inviter_busy(invitation)
+        try:
+            await db(conversations.start_conversation, live.id, live.mode, inviter.pk,
+                     me.user_id, [])
+        except FrameError:
+            await socket.store.close_conversation(live.id)
+            raise
         await socket.send_to(inviter_channel, {"type": "chat.matched",
                                                  "conversation": live.id})
         socket.keeps_history = me.keeps_history

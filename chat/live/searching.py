@@ -62,9 +62,12 @@ async def try_match(socket: Socket, renew: bool = False) -> str | None:
         if seeker is None or socket.closing:
             return None
         result = await socket.matcher.find_partner(seeker, renew=renew)
-        if isinstance(result, Pairing):
-            await start(socket, result)
-            return None
+        while isinstance(result, Pairing):
+            if await start(socket, result) or await socket.store.conversation_of(
+                    socket.user_id):
+                return None  # matched, or taken by an invitation (its `matched` comes)
+            # The partner was taken in the same instant: search afresh.
+            result = await socket.matcher.find_partner(seeker)
         return result
 
 
@@ -110,8 +113,9 @@ async def leave_queue(socket: Socket) -> None:
             await socket.matcher.cancel(socket.user_id, socket.channel_name)
 
 
-async def start(socket: Socket, pairing: Pairing) -> None:
-    """This socket's search found `pairing.waiting`: open the conversation for both."""
+async def start(socket: Socket, pairing: Pairing) -> bool:
+    """This socket's search found `pairing.waiting`: open the conversation for both; False
+    when one of the two was taken in the same instant (an accepted invitation)."""
     waiting, seeker = pairing.waiting, pairing.seeker
     live = LiveConversation(
         id=str(uuid.uuid4()), mode=seeker.mode, initiator_id=waiting.user_id,
@@ -119,16 +123,23 @@ async def start(socket: Socket, pairing: Pairing) -> None:
         members={s.user_id: Member(s.user_id, s.channel, s.handle, s.keeps_history,
                                    practice=s.practice)
                  for s in (waiting, seeker)})
+    if not await socket.store.open_conversation(live):
+        if not await socket.store.conversation_of(waiting.user_id):
+            # The pairing took the waiting user out of the queue: it searches again
+            # (`on_matched` finds no such conversation).
+            await socket.send_to(waiting.channel, {"type": "chat.matched",
+                                                   "conversation": live.id})
+        return False
     stop_searching(socket)
     try:
         await in_db(conversations.start_conversation, live.id, live.mode,
                     waiting.user_id, seeker.user_id, live.common_interests)
     except Unavailable:
         pass  # the conversation goes on; only its record is missing
-    await socket.store.open_conversation(live)
     # The user who waited makes the WebRTC offer.
     await socket.send_to(waiting.channel, {"type": "chat.matched", "conversation": live.id})
     await begin(socket, live)
+    return True
 
 
 async def on_matched(socket: Socket, event: dict[str, Any]) -> None:
