@@ -22,8 +22,8 @@ from chat.relay import to_json
 if TYPE_CHECKING:
     from chat.consumers import ChatConsumer
     from chat.live.conversation import Conversation
-    from chat.matching import MemoryMatcher, RedisMatcher
-    from chat.store import MemoryStore, RedisStore
+    from chat.matching import RedisMatcher
+    from chat.store import RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Socket:
     """The state of one accepted, logged-in socket, and how it speaks."""
 
     def __init__(self, consumer: ChatConsumer, address: str,
-                 store: MemoryStore | RedisStore, matcher: MemoryMatcher | RedisMatcher,
+                 store: RedisStore, matcher: RedisMatcher,
                  muted_until: datetime | None) -> None:
         user = consumer.scope["user"]
         self.consumer = consumer
