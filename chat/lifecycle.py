@@ -9,7 +9,7 @@ import signal
 import time
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from chat.history import flush_history
 from chat.store import LiveStore, process_of
@@ -24,6 +24,8 @@ WATCHDOG_SECONDS = 2
 HEARTBEAT_TTL_SECONDS = 6
 # Every 15 beats (30 s) this process renews its sockets' places in the per-address counts.
 ADDRESS_REFRESH_BEATS = 15
+# Answers about other processes' heartbeats kept before the stale ones are dropped.
+ALIVE_CACHE_SIZE = 256
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 # Time for the 1012 close frames to leave before the process stops.
@@ -50,45 +52,59 @@ class WatchedConversation(Protocol):
     async def watch(self, last_seq: int, partner_alive: bool) -> None: ...
 
 
-_sockets: weakref.WeakSet = weakref.WeakSet()
-_conversations: weakref.WeakSet = weakref.WeakSet()
-_started: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_alive_cache: dict[str, tuple[float, bool]] = {}
+class Tracked:
+    """What this process looks after: its live sockets (closed at shutdown, counted by the
+    metrics), its live conversations (walked by the watchdog), the heartbeat and watchdog
+    started on each event loop, and what it last heard of other processes' heartbeats. Held
+    by the process's runtime (`chatsite.plumbing.runtime`), not by this module."""
+
+    def __init__(self) -> None:
+        self.sockets: weakref.WeakSet[LiveSocket] = weakref.WeakSet()
+        self.conversations: weakref.WeakSet[WatchedConversation] = weakref.WeakSet()
+        self.started: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = \
+            weakref.WeakKeyDictionary()
+        self.alive: dict[str, tuple[float, bool]] = {}  # process -> (when asked, alive)
+
+
+def tracked() -> Tracked:
+    return runtime().part("lifecycle", Tracked)
 
 
 def register(consumer: LiveSocket, store: LiveStore) -> None:
     """Track a live socket; the first one on a loop starts the heartbeat and the handler."""
-    _sockets.add(consumer)
+    state = tracked()
+    state.sockets.add(consumer)
     loop = asyncio.get_running_loop()
-    if loop in _started:
+    if loop in state.started:
         return
-    _started[loop] = (asyncio.create_task(_heartbeat(store, process_of(consumer.channel_name))),
-                      asyncio.create_task(_watchdog(store)))
+    state.started[loop] = (
+        asyncio.create_task(_heartbeat(store, process_of(consumer.channel_name))),
+        asyncio.create_task(_watchdog(store)))
     _install_sigterm(loop)
 
 
 def live_sockets() -> list[LiveSocket]:
     """This process's live sockets (the metrics count them by state)."""
-    return list(_sockets)
+    return list(tracked().sockets)
 
 
 def unregister(consumer: LiveSocket) -> None:
     """The socket has closed and given back what it held."""
-    _sockets.discard(consumer)
+    tracked().sockets.discard(consumer)
 
 
 def watch(conversation: WatchedConversation) -> None:
     """The watchdog looks after `conversation` while a socket of this process is in it."""
-    _conversations.add(conversation)
+    tracked().conversations.add(conversation)
 
 
 def unwatch(conversation: WatchedConversation) -> None:
-    _conversations.discard(conversation)
+    tracked().conversations.discard(conversation)
 
 
 def registered() -> int:
     """Live sockets this process tracks (tests read it to see nothing is left behind)."""
-    return len(_sockets)
+    return len(tracked().sockets)
 
 
 async def _heartbeat(store: LiveStore, process: str) -> None:
@@ -98,7 +114,7 @@ async def _heartbeat(store: LiveStore, process: str) -> None:
             await store.beat(process, HEARTBEAT_TTL_SECONDS)
             if beats % ADDRESS_REFRESH_BEATS == 0:
                 await store.refresh_address_sockets(
-                    [(s.address, s.channel_name) for s in list(_sockets)])
+                    [(s.address, s.channel_name) for s in live_sockets()])
         except Exception:
             log.warning("heartbeat failed", exc_info=True)
         beats += 1
@@ -112,7 +128,7 @@ async def _watchdog(store: LiveStore) -> None:
     while True:
         await asyncio.sleep(WATCHDOG_SECONDS)
         try:
-            conversations = list(_conversations)
+            conversations = list(tracked().conversations)
             last_seqs = await store.last_seqs([c.id for c in conversations])
             for conversation, last_seq in zip(conversations, last_seqs, strict=True):
                 alive = await process_alive(store, conversation.partner.channel)
@@ -125,14 +141,18 @@ async def process_alive(store: LiveStore, channel: str) -> bool:
     """Whether the process holding `channel` still beats; answered at most once a second."""
     process = process_of(channel)
     now = time.monotonic()
-    cached = _alive_cache.get(process)
+    heard = tracked().alive
+    cached = heard.get(process)
     if cached and now - cached[0] < 1:
         return cached[1]
     try:
         alive = await store.process_alive(process)
     except Exception:
         alive = True  # Redis unreachable says nothing about the partner's process
-    _alive_cache[process] = (now, alive)
+    if len(heard) > ALIVE_CACHE_SIZE:  # processes come and go: forget the stale answers
+        for stale in [p for p, (asked, _) in heard.items() if now - asked >= 1]:
+            del heard[stale]
+    heard[process] = (now, alive)
     return alive
 
 
@@ -161,7 +181,7 @@ def _install_sigterm(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _shutdown(stop_server: Callable[[], None]) -> None:
-    sockets = list(_sockets)
+    sockets = live_sockets()
     log.warning("SIGTERM: closing %d sockets with 1012", len(sockets))
     await asyncio.gather(*(s.close(code=CLOSE_SERVICE_RESTART) for s in sockets),
                          return_exceptions=True)
