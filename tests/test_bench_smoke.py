@@ -20,8 +20,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
 @pytest.fixture
 def bench_env(postgres: None, redis_url: str) -> dict[str, str]:
+    # A database per xdist worker, as pytest-django's: two workers' benchmarks never share one.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     parsed = urlparse(TEST_DATABASE_URL)
-    database = urlunparse(parsed._replace(path=parsed.path.rstrip("/") + "_bench"))
+    database = urlunparse(parsed._replace(
+        path=parsed.path.rstrip("/") + "_bench" + (f"_{worker}" if worker else "")))
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL", "BENCH_PORT_BASE")}
     env.update({"BENCH_DATABASE_URL": database, "BENCH_REDIS_URL": redis_url})

@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 # Playwright's sync API runs an event loop in this thread; the ORM is not used meanwhile.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.shared_server]
 
 
 def test_two_guests_meet_by_interest_and_chat_both_ways(browser, start_server):  # noqa: F811

@@ -30,7 +30,7 @@ from chat.models import KeptConversation
 # Playwright's sync API runs an event loop in this thread; the ORM is not used meanwhile.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.shared_server]
 
 PASSWORD = "a-long-test-passphrase-42"
 LINES = ["hello stranger 👋", "مرحبا! שלום!", "<b>not bold</b>"]

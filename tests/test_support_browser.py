@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.shared_server]
 
 VIEWPORTS = {"phone": (PHONE, PHONE_CONTEXT), "laptop": (LAPTOP, {})}
 
