@@ -3,24 +3,16 @@
 The same cases drive the embedded default (the same Lua scripts in this process) and the real
 Redis, first straight through `find_partner`, then through the live socket (with both
 backends), and once end to end through two daphne processes sharing Redis, resume included.
+The page's part is in test_language_exchange_browser.py: a module-scoped browser keeps
+Playwright's loop running in this thread, which the async tests here cannot share.
 """
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import pytest
-from browser import (  # noqa: F401 - `browser` is a fixture
-    LAPTOP,
-    PHONE,
-    PHONE_CONTEXT,
-    browser,
-    guest_page,
-    start,
-)
 from chatsockets import close_all, connect, find
-from playwright.sync_api import expect
 from test_matching import MatcherFactory, make_matcher, partner_of, seeker
 from test_matching_socket import backend
 
@@ -212,30 +204,3 @@ def test_a_tandem_across_two_processes_survives_a_resume(start_server: Any,
     _, resumed = resume_on(two.url, session_a, matched_a["conversation"], None)
     assert (resumed["practice"], resumed["tandem"]) == ("es", True)
     b.expect("partner_back")
-
-
-# ---- the page: "I want to practise" beside "I speak", and what a tandem match says
-
-
-@pytest.mark.browser
-@pytest.mark.e2e
-@pytest.mark.parametrize("viewport", ["phone", "laptop"])
-def test_two_learners_meet_as_a_tandem_on_the_page(browser: Any, start_server: Any,  # noqa: F811
-                                                   viewport: str) -> None:
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs in this thread
-    site = start_server()
-    options = PHONE_CONTEXT if viewport == "phone" else {"viewport": LAPTOP}
-    size = PHONE if viewport == "phone" else LAPTOP
-    ana, ben = (guest_page(browser, site.url, **options) for _ in range(2))
-    for page, speaks, practises in ((ana, "es", "en"), (ben, "en", "es")):
-        expect(page.get_by_label("I speak")).to_be_visible()
-        page.get_by_label("I speak").select_option(speaks)
-        page.get_by_label("I want to practise").select_option(practises)
-        page.screenshot(path=f"/tmp/h5-setup-{viewport}.png")
-        start(page, [])
-    expect(ben.locator("#transcript")).to_contain_text(
-        "You practise Spanish with a Spanish speaker who practises English.", timeout=20_000)
-    expect(ana.locator("#transcript")).to_contain_text(
-        "You practise English with an English speaker who practises Spanish.", timeout=20_000)
-    ben.screenshot(path=f"/tmp/h5-tandem-{viewport}.png")
-    assert size["width"] == ben.viewport_size["width"]
