@@ -33,7 +33,8 @@ def redis_dump(client: redis.Redis) -> dict[str, object]:
         elif kind == "list":
             value = client.lrange(key, 0, -1)
         elif kind == "hash":
-            value = client.hgetall(key)
+            # As pairs: JSON object keys must be text, and a hash's fields are bytes.
+            value = sorted(client.hgetall(key).items())
         elif kind == "set":
             value = sorted(client.smembers(key))
         elif kind == "zset":
