@@ -56,10 +56,16 @@ def _optional_str(frame: dict[str, Any], key: str, max_length: int) -> str | Non
     return value
 
 
-def _parse_find(frame: dict[str, Any]) -> dict[str, Any]:
+def _mode(frame: dict[str, Any]) -> str:
+    """A conversation's mode, `text` when left out (find and invite alike)."""
     mode = frame.get("mode", "text")
     if mode not in MODES:
         raise _bad(f"mode must be one of {', '.join(MODES)}")
+    return mode
+
+
+def _parse_find(frame: dict[str, Any]) -> dict[str, Any]:
+    mode = _mode(frame)
     interests = frame.get("interests")
     interests = [] if interests is None else interests
     if not isinstance(interests, list) or not all(isinstance(t, str) for t in interests):
@@ -192,10 +198,7 @@ def _required_id(frame: dict[str, Any], key: str) -> str:
 
 
 def _parse_invite(frame: dict[str, Any]) -> dict[str, Any]:
-    mode = frame.get("mode", "text")
-    if mode not in MODES:
-        raise _bad(f"mode must be one of {', '.join(MODES)}")
-    return {"type": "invite", "contact": _required_id(frame, "contact"), "mode": mode}
+    return {"type": "invite", "contact": _required_id(frame, "contact"), "mode": _mode(frame)}
 
 
 def _parse_invitation(frame: dict[str, Any]) -> dict[str, Any]:
