@@ -111,17 +111,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files that drive chromium or start servers first, each file kept whole and in order:
-    under `--dist loadfile` the longest files then start at once, instead of one of them
-    starting last while the other workers sit idle."""
+    """The slowest files (benchmarks) first, then files that drive chromium, then files that
+    start servers, each file kept whole and in order: under `--dist loadfile` the longest
+    files then start at once, instead of one of them starting last while the other workers
+    sit idle."""
     def path(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]
 
     rank: dict[str, tuple[int, int]] = {}
     for n, item in enumerate(items):
-        weight = (0 if item.get_closest_marker("browser")
-                  else 1 if item.get_closest_marker("e2e") else 2)
-        old_weight, first = rank.get(path(item), (2, n))
+        weight = next((w for w, mark in enumerate(("slow", "browser", "e2e"))
+                       if item.get_closest_marker(mark)), 3)
+        old_weight, first = rank.get(path(item), (3, n))
         rank[path(item)] = (min(weight, old_weight), first)
     items.sort(key=lambda item: rank[path(item)])
 

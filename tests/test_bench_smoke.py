@@ -15,7 +15,7 @@ from conftest import TEST_DATABASE_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 @pytest.fixture

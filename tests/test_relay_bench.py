@@ -8,7 +8,7 @@ import pytest
 
 from tests.test_bench_smoke import bench_env, run_bench  # noqa: F401 - the fixture
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 def test_one_run_measures_both_floors_and_the_project_and_loses_no_line(
