@@ -50,10 +50,10 @@ from accounts.models import User
 from chatsite.celery import app as celery_app
 from chatsite.plumbing.crypto import InvalidToken, decrypt_text, encrypt_text
 from chatsite.plumbing.live import live_lines as read_live_lines
-from chatsite.plumbing.redis_client import get_redis
 from chatsite.plumbing.runtime import runtime
 from moderation.filtering import harm
 from moderation.filtering.filters import filter_line, readable
+from moderation.lua import scripts
 from moderation.models import ConversationScore, LineScore, Report
 from moderation.priority import SEVERITY, refresh_priorities
 from moderation.reports import evidence_from, file_report
@@ -68,35 +68,6 @@ CLASSIFIER_REPORT_REASON = Report.Reason.HARASSMENT
 # Sent by name, so that this module need not import moderation.tasks (which imports it).
 DRAIN_TASK = "moderation.tasks.analyse_pending"
 CONVERSATION = Report._meta.get_field("conversation").related_model
-# KEYS 1 = the queue; ARGV 1 = most lines kept, 2 = ttl ms, 3 = oldest stamp kept (ms),
-# 4.. = "<stamp ms>|<line>" entries. Appends, drops stale lines from the head (at most 1000 per
-# push, so that a push stays short), sets the expiry.
-ENQUEUE_LUA = """
-for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
-local cutoff = tonumber(ARGV[3])
-for _ = 1, 1000 do
-  local head = redis.call('LINDEX', KEYS[1], 0)
-  if not head then break end
-  local stamp = tonumber(string.match(head, '^(%d+)|'))
-  if stamp and stamp >= cutoff then break end
-  redis.call('LPOP', KEYS[1])
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return redis.call('LLEN', KEYS[1])
-"""
-# KEYS 1 = the queue; ARGV = the entries just analysed, oldest first. Removes each one that is
-# still at the head (a push may have dropped some as stale meanwhile), never anything else.
-DEQUEUE_LUA = """
-local removed = 0
-for i = 1, #ARGV do
-  if redis.call('LINDEX', KEYS[1], 0) == ARGV[i] then
-    redis.call('LPOP', KEYS[1])
-    removed = removed + 1
-  end
-end
-return removed
-"""
 
 
 def now_ms() -> int:
@@ -206,7 +177,7 @@ async def flush_relayed() -> int:
         return 0
     ttl_ms = settings.ANALYSIS_PENDING_TTL_SECONDS * 1000
     try:
-        script = get_redis(settings.REDIS_URL).register_script(ENQUEUE_LUA)
+        script = scripts(settings.REDIS_URL).script("enqueue")  # moderation/lua/enqueue.lua
         await asyncio.wait_for(
             script(keys=[PENDING_KEY], args=[settings.ANALYSIS_PENDING_MAX, ttl_ms,
                                              now_ms() - ttl_ms, *lines]),
@@ -499,7 +470,7 @@ def drain_pending() -> int:
     lock = client.lock(DRAIN_LOCK_KEY, timeout=DRAIN_LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         return 0
-    dequeue = client.register_script(DEQUEUE_LUA)
+    dequeue = scripts(settings.REDIS_URL).sync_script("dequeue")  # moderation/lua/dequeue.lua
     scored = 0
     try:
         for _ in range(settings.ANALYSIS_BATCHES_PER_TASK):
