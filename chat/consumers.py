@@ -3,7 +3,7 @@
 The consumer admits a socket (login, bans, the per-address limit, one socket per account),
 keeps its state in a `chat.live.socket.Socket`, and routes each client frame and each
 channel-layer event through `FRAMES` and `EVENTS` to the handler modules of `chat.live`
-(searching, lines, safety, resume, ending) and `chat.contacts.live` (section 5). A handler's
+(searching, lines, safety, resume, ending) and `chat.live.contacts` (section 5). A handler's
 failure never ends the socket; a refused frame gets its error and, unless the refusal is the
 server's own state, a strike.
 """
@@ -22,7 +22,7 @@ from django.conf import settings
 from accounts.activity import mark_seen
 from accounts.addresses import socket_address
 from chat import lifecycle
-from chat.contacts import live as contacts_live
+from chat.live import contacts as contacts_live
 from chat.live import ending, lines, resume, safety, searching
 from chat.live.socket import CLOSE_FLOODING, Socket, Unavailable, in_db, log_failure
 from chat.matching import get_matcher

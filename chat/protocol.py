@@ -10,6 +10,7 @@ characters other than tab, newline and carriage return are removed before parsin
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -28,6 +29,13 @@ DESCRIPTION_TYPES = ("offer", "answer")
 # itself escaped; tab, newline and carriage return stay (an SDP's lines end with CRLF).
 # Unescaped control characters are not valid JSON, so these escapes are the only way in.
 _C0_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\(?:u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|[bf])")
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """The contract's time format (as in message frames): milliseconds, `Z`."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class FrameError(Exception):
@@ -221,7 +229,7 @@ PARSERS = {
     "block": _bare,
     "ping": _bare,
     "resume": _parse_resume,
-    # Section 5, handled by chat.contacts.live.
+    # Section 5, handled by chat.live.contacts.
     "keep_in_touch": _bare,
     "invite": _parse_invite,
     "accept": _parse_invitation,

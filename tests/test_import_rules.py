@@ -1,6 +1,6 @@
 """The import rule holds: plumbing <- accounts <- moderation <- chat, the text filter imports
-no models, no cycles inside moderation, accounts or plumbing (pyproject.toml's
-`[tool.importlinter]` contracts, checked by the real `lint-imports`)."""
+no models, no cycles inside moderation, accounts, plumbing or chat, at any depth
+(pyproject.toml's `[tool.importlinter]` contracts, checked by the real `lint-imports`)."""
 from __future__ import annotations
 
 import shutil
@@ -46,7 +46,17 @@ def copy_of_project(tmp_path: Path) -> Path:
     ("moderation/filtering/harm.py", "from moderation.models import Report",
      "The text filter imports no models"),
     ("moderation/reports.py", "from moderation import analysis",
-     "No import cycles"),
+     "No import cycles inside moderation"),
+    # Even for type hints only: the socket names what it needs of its consumer as a Protocol.
+    ("chat/live/socket.py", "from chat.consumers import ChatConsumer",
+     "No import cycles inside chat"),
+    ("chat/live/socket.py", "from chat.live.conversation import Conversation",
+     "No import cycles inside chat"),
+    # The keeping-in-touch rules never reach into the socket, nor into history (which exports them).
+    ("chat/contacts/services.py", "from chat.live.socket import Socket",
+     "No import cycles inside chat"),
+    ("chat/contacts/services.py", "from chat.history import export",
+     "No import cycles inside chat"),
 ])
 def test_an_import_the_wrong_way_fails_the_check(copy_of_project: Path, module: str,
                                                   wrong_import: str, contract: str) -> None:

@@ -5,7 +5,7 @@ Owns who may invite whom and the life of one invitation: pending, then exactly o
 accepted, declined, cancelled or expired. Every change of state is one conditional UPDATE
 (`state = pending`), so when an answer, a withdrawal and the expiry race on two server
 processes, exactly one of them wins and only the winner tells anyone. Whether the contact is
-connected or busy is live state, checked by `chat.contacts.live`.
+connected or busy is live state, checked by `chat.live.contacts`.
 """
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ from django.utils import timezone
 from chat import conversations
 from chat.contacts import tasks
 from chat.contacts.models import Contact, Letter
-from chat.history import iso_utc
 from chat.models import Block
 from chat.notify import notify_user_sync
+from chat.protocol import iso_utc
 from chat.store import get_store
 from chatsite.plumbing.crypto import decrypt_text, encrypt_text
 from moderation.filtering.filters import filter_line

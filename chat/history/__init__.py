@@ -31,19 +31,13 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.signals import account_erasing
 from chat.models import Conversation, HistoryExport, KeptConversation, KeptLine
+from chat.protocol import iso_utc
 from chatsite.plumbing import crypto
 from chatsite.plumbing.runtime import runtime
 
 log = logging.getLogger(__name__)
 
 ENDINGS = frozenset(KeptConversation.How.values)
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """The contract's time format (as in message frames): milliseconds, `Z`."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(value: str | None) -> datetime:

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat.contacts import services as contacts
-from chat.history import decrypted_lines, iso_utc
+from chat.history import decrypted_lines
 from chat.models import Block, HistoryExport, KeptConversation
+from chat.protocol import iso_utc
 from chatsite.plumbing import crypto
 from moderation.models import Decision, Report
 

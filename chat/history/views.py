@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chat import history
 from chat.history import export, tasks
 from chat.models import HistoryExport
+from chat.protocol import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def status_of(job: HistoryExport) -> dict[str, object]:
     ready = job.status == HistoryExport.Status.READY
     return {
         "status": job.status, "progress": job.progress, "error": job.error or None,
-        "expires_at": history.iso_utc(job.expires_at) if ready else None,
+        "expires_at": iso_utc(job.expires_at) if ready else None,
         "download": reverse("export_download", args=[job.pk]) if ready else None,
     }
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from chat import conversations, history
-from chat.contacts import live as contacts_live
+from chat.live import contacts as contacts_live
 from chat.live.socket import Socket, in_db
 from chat.protocol import FrameError
 from moderation.reports import ReportError, evidence_from, file_report

@@ -8,10 +8,11 @@ import logging
 import traceback
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -20,8 +21,6 @@ from chat.protocol import FrameError
 from chat.relay import to_json
 
 if TYPE_CHECKING:
-    from chat.consumers import ChatConsumer
-    from chat.live.conversation import Conversation
     from chat.matching import RedisMatcher
     from chat.store import RedisStore
 
@@ -89,10 +88,47 @@ class Tasks:
             self.stop(name)
 
 
-class Socket:
+class Consumer(Protocol):
+    """What a socket needs of the consumer that accepted it (`chat.consumers.ChatConsumer`),
+    named here so that `chat.live` never imports the consumer: imports inside chat run one
+    way, the consumer -> its handlers -> the socket."""
+
+    scope: dict[str, Any]
+    channel_name: str
+    channel_layer: BaseChannelLayer
+
+    async def send(self, text_data: str | None = None) -> None: ...
+
+    async def close(self, code: int | None = None) -> None: ...
+
+
+class Partner(Protocol):
+    @property
+    def user_id(self) -> int: ...
+
+
+class InConversation(Protocol):
+    """What a socket needs of the conversation it is in (`chat.live.conversation.
+    Conversation`, which imports this module, so not the other way round)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def partner(self) -> Partner: ...
+
+    @property
+    def tasks(self) -> Tasks: ...
+
+
+# The socket's conversation: to the handlers, a `Conversation`; to the socket, what it needs.
+ConversationT = TypeVar("ConversationT", bound=InConversation)
+
+
+class Socket(Generic[ConversationT]):
     """The state of one accepted, logged-in socket, and how it speaks."""
 
-    def __init__(self, consumer: ChatConsumer, address: str,
+    def __init__(self, consumer: Consumer, address: str,
                  store: RedisStore, matcher: RedisMatcher,
                  muted_until: datetime | None) -> None:
         user = consumer.scope["user"]
@@ -111,7 +147,7 @@ class Socket:
         # retry loop), and lines are handed to the socket one batch at a time.
         self.match_lock = asyncio.Lock()
         self.delivery_lock = asyncio.Lock()
-        self.conversation: Conversation | None = None
+        self.conversation: ConversationT | None = None
         self.searching: Seeker | None = None
         self.find_started: float | None = None  # when the search began, for the metrics
         self.queue_status = False  # the client asked for `queue` frames while searching
@@ -173,12 +209,12 @@ class Socket:
 
     # ---- what a frame may refer to
 
-    def require_conversation(self) -> Conversation:
+    def require_conversation(self) -> ConversationT:
         if self.conversation is None:
             raise FrameError("not_in_conversation", "you are not in a conversation")
         return self.conversation
 
-    def in_conversation(self, event: dict[str, Any]) -> Conversation | None:
+    def in_conversation(self, event: dict[str, Any]) -> ConversationT | None:
         """The socket's conversation, if the partner's `event` is about it."""
         conversation = self.conversation
         return conversation if conversation and conversation.id == event["conversation"] else None
