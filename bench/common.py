@@ -252,11 +252,12 @@ class Servers:
     running: list[Server] = field(default_factory=list)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="chatbench-")))
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Server:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str],
+               root: Path = ROOT) -> Server:
         port = self.ports.take()
         log_path = self.log_dir / f"{name}-{port}.log"
         process = subprocess.Popen(
-            [part.replace("{port}", str(port)) for part in argv], cwd=ROOT, env=env,
+            [part.replace("{port}", str(port)) for part in argv], cwd=root, env=env,
             stdout=log_path.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         server = Server(name, port, process, log_path)
         self.running.append(server)
@@ -279,11 +280,12 @@ class Servers:
         raise RuntimeError(f"{server.name} not ready in {timeout:.0f} s ({state}):\n"
                            f"{server.log_tail()}")
 
-    def daphne(self, extra_env: dict[str, str] | None = None) -> Server:
-        """One daphne process of this project, on the benchmark database and Redis."""
+    def daphne(self, extra_env: dict[str, str] | None = None, root: Path = ROOT) -> Server:
+        """One daphne process of this project (or of the copy of it at `root`, e.g. an older
+        commit to compare with in the same run), on the benchmark database and Redis."""
         server = self._spawn(
             "daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}",
-                       "chatsite.asgi:application"], server_env(extra_env or {}))
+                       "chatsite.asgi:application"], server_env(extra_env or {}), root)
         self._wait_ready(server, "/healthz")
         return server
 

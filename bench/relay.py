@@ -17,6 +17,8 @@ floors:
     python bench/relay.py --rounds 3           # the same three times: medians
     python bench/relay.py --max                # step the offered rate up to saturation
     python bench/relay.py --profile /tmp/prof  # py-spy on the project's process, per phase
+    python bench/relay.py --phase peak --relays project,floor --duration 5
+                                               # one phase, chosen relays: for iterating
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     PYTHON,
+    ROOT,
     Server,
     Servers,
     gc_pauses,
@@ -112,11 +115,12 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
         targets_servers = [started.bare() if kind == "bare" else started.floor()]
         targets = [(targets_servers[0], None)] * (2 * pairs)
     else:
-        targets_servers = [started.daphne() for _ in range(processes)]
+        root = args.baseline if kind == "baseline" else ROOT
+        targets_servers = [started.daphne(root=root) for _ in range(processes)]
         log(f"creating {2 * pairs} guest users")
         targets = spread_sessions(targets_servers, 2 * pairs)
     probes = {f"{kind}{i}": server.cpu_seconds for i, server in enumerate(targets_servers)}
-    if kind == "daphne":
+    if kind in ("daphne", "baseline"):
         probes |= redis_cpu_probe(redis_url())
 
     def on_step(step: dict[str, Any]) -> None:
@@ -133,7 +137,7 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
     def before_step(number: int) -> None:
         if profile_step:
             profile_step(number)
-        if kind == "daphne" and number == 0:
+        if kind in ("daphne", "baseline") and number == 0:
             gc_before.update(gc_pauses(targets_servers[0]))
 
     log(f"{kind}x{processes}: {2 * pairs} sockets, "
@@ -144,7 +148,7 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
             line_length=args.line_length, stop_when_saturated=args.max and not closed_loop,
             p99_limit_ms=args.p99_limit_ms, cpu_probes=probes, on_step=on_step,
             before_step=before_step, closed_loop=closed_loop))
-        if kind == "daphne":
+        if kind in ("daphne", "baseline"):
             result["gc"] = gc_pauses_between(gc_before, gc_pauses(targets_servers[0]),
                                              args.duration)
     finally:
@@ -208,7 +212,7 @@ def report(args: argparse.Namespace, daphne: dict[str, Any], bare: dict[str, Any
 # ---- the full run: steady load, closed-loop peak and two processes, against both floors
 
 RELAYS = ("project", "bare", "floor")
-KINDS = {"project": "daphne", "bare": "bare", "floor": "floor"}
+KINDS = {"project": "daphne", "bare": "bare", "floor": "floor", "baseline": "baseline"}
 
 
 def server_cpu_ms(step: dict[str, Any]) -> float:
@@ -332,6 +336,35 @@ def report_full(args: argparse.Namespace, raw_rounds: list[dict[str, Any]]) -> N
             "figures": figures, "rounds": raw_rounds})
 
 
+def one_phase(started: Servers, args: argparse.Namespace, profile: Path | None) -> None:
+    """Only the steady step or only the closed-loop peak, of the chosen relays (`--relays`),
+    each figure also as a ratio to the daphne floor when it ran: for iterating on a change."""
+    closed = args.phase == "peak"
+    results = {}
+    for name in args.relays.split(","):
+        results[name] = measure(started, KINDS[name], args, closed_loop=closed,
+                                pairs=args.peak_pairs if closed else args.pairs,
+                                profile=profile if name == "project" else None)
+    floor = results.get("floor")
+    rows = []
+    for name, result in results.items():
+        step = result["steps"][0]
+        base = floor["steps"][0] if floor else None
+        values = [step["delivered_lines_per_s"], step["partner_latency_ms"]["p50"],
+                  step["partner_latency_ms"]["p99"], server_cpu_ms(step),
+                  faults(result)]
+        rows.append([name, *values,
+                     ratio(values[0], base and base["delivered_lines_per_s"]),
+                     ratio(values[2], base and base["partner_latency_ms"]["p99"]),
+                     ratio(values[3], base and server_cpu_ms(base))])
+    print_table(f"relay, {args.phase} only ({args.peak_pairs if closed else args.pairs} pairs, "
+                f"{args.duration:g} s)",
+                ["", "delivered/s", "p50 ms", "p99 ms", "cpu ms/line", "faults",
+                 "/floor lines", "/floor p99", "/floor cpu"], rows)
+    if args.json:
+        print_json("relay", {"mode": args.phase, "machine": machine(), "results": results})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_load_arguments(parser)
@@ -343,11 +376,21 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="with --max: daphne processes")
     parser.add_argument("--profile", type=Path, default=None,
                         help="directory for py-spy profiles of the (first) project process")
+    parser.add_argument("--phase", choices=("steady", "peak"), default=None,
+                        help="run only this phase (of the relays in --relays)")
+    parser.add_argument("--relays", default="project,floor",
+                        help="with --phase: which relays, of project, bare, floor, baseline")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="with --phase: a copy of the project at another commit (e.g. "
+                             "`git archive <commit> | tar -x -C DIR`), run as relay `baseline`")
     args = parser.parse_args()
     settle_arguments(args)
     if args.quick:
         args.peak_pairs = min(args.peak_pairs, 4)
     with servers() as started:
+        if args.phase:
+            one_phase(started, args, args.profile)
+            return
         if args.max:
             bare = None if args.no_bare else measure(started, "bare", args)
             floor = None if args.no_bare else measure(started, "floor", args)

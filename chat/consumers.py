@@ -128,6 +128,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FLOODING)
             return
         self.socket = socket
+        lines.here()[self.channel_name] = socket  # a partner in this process hands lines over
         replaced = await socket.store.claim_socket(socket.user_id, self.channel_name)
         if replaced:
             await socket.send_to(replaced, {"type": "chat.replaced"})
@@ -136,6 +137,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await in_db(mark_seen, socket.user_id)
         except Unavailable:
             pass
+        await searching.connected(socket)  # what a `find` needs of the user, read once
         await socket.send_frame({"type": "welcome", "handle": socket.handle,
                                  "keeps_history": socket.keeps_history})
         try:  # presence and pending offers are a courtesy: never fail the socket
@@ -149,6 +151,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         runs to its end even when daphne cancels the application meanwhile."""
         if self.socket is None:
             return  # refused before it held anything
+        lines.here().pop(self.channel_name, None)
         self.socket.closing = True
         self.socket.stop_all_tasks()
         await asyncio.shield(self.give_back(self.socket, code))

@@ -96,7 +96,8 @@ class LiveStore(Protocol):
     async def close_conversation(self, conversation_id: str) -> bool: ...
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int: ...
     async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
-                          rate: str) -> tuple[int | None, float | None]: ...
+                          rate: str, sealed: str | None = None
+                          ) -> tuple[int | None, float | None]: ...
     async def last_seqs(self, conversation_ids: list[str]) -> list[int]: ...
     async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]: ...
     async def hit(self, key: str, rate: str) -> float | None: ...
@@ -110,6 +111,13 @@ class LiveStore(Protocol):
 # A socket's place in its address's count lasts this long unless its process renews it, so
 # that sockets of a process that died stop counting.
 ADDRESS_SOCKET_TTL_MS = 90_000
+
+
+def seal_line(line: dict[str, Any]) -> str:
+    """A line's entry in the live log: its JSON, encrypted, so that a Redis dump or a replica
+    does not show what people said. The relay hands the same entry to the analysis queue
+    (`moderation.analysis.logged_line_relayed`): one encryption per line."""
+    return encrypt_text(to_json(line)).decode()
 
 
 def log_ttl() -> int:
@@ -240,11 +248,9 @@ class RedisStore:
         return await self._close(conversation_id, None, 0)
 
     async def append_line(self, conversation_id: str, line: dict[str, Any]) -> int:
-        # Encrypted, so that a Redis dump or a replica does not show what people said.
-        payload = encrypt_text(json.dumps(line, separators=(",", ":"))).decode()
         return int(await self._script("append_line")(
             keys=[self._key("seq", conversation_id), self._key("log", conversation_id)],
-            args=[payload, settings.CONVERSATION_LOG_LINES, log_ttl()],
+            args=[seal_line(line), settings.CONVERSATION_LOG_LINES, log_ttl()],
         ))
 
     async def lines_after(self, conversation_id: str, seq: int) -> list[dict[str, Any]]:
@@ -291,12 +297,16 @@ class RedisStore:
         return batch
 
     async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
-                          rate: str) -> tuple[int | None, float | None]:
+                          rate: str, sealed: str | None = None
+                          ) -> tuple[int | None, float | None]:
+        """The sender's rate limit, then the line's number and its log entry (`sealed`, made
+        by `seal_line(line)` when not given), in one round trip: (seq, None), or (None,
+        seconds to wait) when the limit refuses the line, which is then not logged."""
         parsed = self._rates.get(rate)
         if parsed is None:
             parsed = self._rates[rate] = parse_rate(rate)
         limit, window = parsed
-        payload = encrypt_text(to_json(line)).decode()
+        payload = sealed if sealed is not None else seal_line(line)
         prefix = self.prefix
         seq, wait_ms = await self._accept_batch().call(
             [f"{prefix}:rl:{rate_key}", f"{prefix}:seq:{conversation_id}",

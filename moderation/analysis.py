@@ -1,7 +1,9 @@
 """Analysis of relayed lines away from the relay: harm rules and an offline classifier.
 
-The live socket hands every relayed line to `line_relayed`, which only queues it, encrypted
-with the same keys as the live log (`plumbing.crypto`, HISTORY_KEYS): with `REDIS_URL` set, the
+The live socket hands every relayed line to `logged_line_relayed`, which only queues it: the
+line's entry in the live log, which is already encrypted (`plumbing.crypto`, HISTORY_KEYS), so
+one encryption per line serves both (`line_relayed` encrypts a text of its own for other
+callers). With `REDIS_URL` set, the
 lines gathered for `ANALYSIS_FLUSH_MS` go onto the Redis list `analysis:pending` in one
 script call (the list lives in Redis, not in the Celery broker, so lines wait there while
 workers or the broker are down); on the embedded default, an in-process queue that a
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import redis
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -76,13 +79,17 @@ def now_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class PendingLine:
-    """A relayed line waiting for analysis; its text is a Fernet token (`plumbing.crypto`)."""
+    """A relayed line waiting for analysis; its text is a Fernet token (`plumbing.crypto`):
+    of the text alone, or, when `logged`, the live log's own entry for the line (the line as
+    JSON: `text` as relayed, and `said` when the filter masked it), so that one encryption
+    per line serves both the log and the analysis."""
 
     conversation: str
     seq: int
     sender: int
     sealed: str
     queued_ms: int = 0
+    logged: bool = False
 
     @classmethod
     def seal(cls, conversation: object, seq: object, sender: object,
@@ -100,14 +107,19 @@ class PendingLine:
     def text(self) -> str | None:
         """The plaintext, in memory only; None when no current key opens it."""
         try:
-            return decrypt_text(self.sealed.encode())
-        except (InvalidToken, UnicodeError, ValueError):
+            plain = decrypt_text(self.sealed.encode())
+            if not self.logged:
+                return plain
+            entry = json.loads(plain)
+            text = entry.get("said", entry.get("text"))  # what was said, before masking
+        except (InvalidToken, UnicodeError, ValueError, AttributeError):
             return None
+        return text if isinstance(text, str) else None
 
     def encode(self) -> str:
-        return f"{self.queued_ms}|" + json.dumps(
-            {"c": self.conversation, "s": self.seq, "u": self.sender, "x": self.sealed},
-            separators=(",", ":"))
+        return f"{self.queued_ms}|" + orjson.dumps(
+            {"c": self.conversation, "s": self.seq, "u": self.sender,
+             "l" if self.logged else "x": self.sealed}).decode()
 
     @classmethod
     def decode(cls, raw: str | bytes) -> PendingLine | None:
@@ -117,8 +129,9 @@ class PendingLine:
                 raw = raw.decode()
             stamp, _, payload = raw.partition("|")
             data = json.loads(payload)
+            logged = "l" in data
             line = cls(str(uuid.UUID(data["c"])), int(data["s"]), int(data["u"]),
-                       str(data["x"]), int(stamp))
+                       str(data["l" if logged else "x"]), int(stamp), logged)
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
         return line if line.seq >= 0 and line.sender > 0 else None
@@ -141,6 +154,20 @@ async def line_relayed(conversation_id: str, seq: int, sender_id: int, text: str
         logger.warning("a line of conversation %r not queued for analysis: bad arguments",
                        str(conversation_id)[:40])
         return False
+    return _queue(line)
+
+
+def logged_line_relayed(conversation_id: str, seq: int, sender_id: int, entry: str) -> bool:
+    """`line_relayed` for the relay's own path: `entry` is the line's encrypted entry in the
+    live log (`chat.store.seal_line`), queued as it is, with no second encryption. The
+    arguments come from the server itself (the store's conversation, its number, the socket's
+    user), so they are not checked again; the worker's `PendingLine.decode` checks them."""
+    if not settings.ANALYSIS_ENABLED:
+        return False
+    return _queue(PendingLine(conversation_id, seq, sender_id, entry, now_ms(), logged=True))
+
+
+def _queue(line: PendingLine) -> bool:
     if not settings.REDIS_URL:
         local_queue().put(line)
         return True

@@ -5,7 +5,11 @@ A line's journey: checked (mute, then `filtering.filters`), numbered and logged 
 limit in one round trip (`chat.store`), sent to the partner first (the acknowledgement promises
 it is on its way), then handed back to the sender as its acknowledgement through the same
 ordered delivery (`chat.live.conversation`), which also keeps it in history; finally queued for
-analysis (`moderation.analysis`)."""
+analysis (`moderation.analysis`), as the very ciphertext the log holds.
+
+A partner whose socket is in this process gets the line handed to its conversation directly
+(`to_partner`, through `here()`, this event loop's sockets by channel name); one in another
+process gets a `chat.line` event through the channel layer."""
 from __future__ import annotations
 
 import time
@@ -15,12 +19,21 @@ from typing import Any
 from django.conf import settings
 
 from chat import metrics, webrtc
-from chat.live.socket import Socket
+from chat.live.conversation import Conversation
+from chat.live.socket import Socket, log_failure
 from chat.protocol import FrameError
 from chat.relay import utc_now_iso
-from moderation.analysis import line_relayed
+from chat.store import seal_line
+from chatsite.plumbing.runtime import runtime
+from moderation.analysis import logged_line_relayed
 from moderation.filtering.filters import filter_line
 from moderation.filtering.harm import SELF_HARM_IDEATION, support_frame
+
+
+def here() -> dict[str, Socket]:
+    """The running event loop's live sockets by channel name (held by the process's runtime;
+    the consumer adds a socket once admitted and drops it as it closes)."""
+    return runtime().loop_part("chat.sockets_here", dict)
 
 
 async def on_message(socket: Socket, frame: dict[str, Any]) -> None:
@@ -34,21 +47,43 @@ async def on_message(socket: Socket, frame: dict[str, Any]) -> None:
             "filtered": filtered.filtered, "client_id": frame["client_id"]}
     if filtered.filtered:
         line["said"] = frame["text"]  # for a moderator's evidence only, never relayed
+    sealed = seal_line(line)  # the log's entry, and the analysis queue's
     # The rate limit and the line's number in one round trip.
     seq, retry_after = await socket.store.accept_line(
-        conversation.id, line, f"lines:{socket.user_id}", settings.MESSAGE_RATE_LIMIT)
+        conversation.id, line, f"lines:{socket.user_id}", settings.MESSAGE_RATE_LIMIT,
+        sealed=sealed)
     if seq is None:
         await socket.refuse_over_limit(retry_after)
     line["seq"] = seq
     line.pop("said", None)  # kept in the encrypted log only
     # The partner's copy goes first: the acknowledgement promises it is on its way.
-    await socket.send_to(conversation.partner.channel,
-                         {"type": "chat.line", "conversation": conversation.id, "line": line})
+    await to_partner(socket, conversation, line)
     metrics.observe_line(time.perf_counter() - started)
     await conversation.deliver(line)
     if SELF_HARM_IDEATION in filtered.harm:
         await socket.send_frame(support_frame())  # to the speaker only, quietly
-    await line_relayed(conversation.id, line["seq"], socket.user_id, frame["text"])
+    logged_line_relayed(conversation.id, seq, socket.user_id, sealed)
+
+
+async def to_partner(socket: Socket, conversation: Conversation, line: dict[str, Any]) -> None:
+    """The partner's copy of a line. A partner socket in this process that is in this
+    conversation gets it handed to its conversation's ordered delivery at once: no event
+    serialised, queued and dispatched through its consumer, which cost more than the rest
+    of the relay's own work per line. Any other partner (another process; or not in the
+    conversation yet, its `matched` still waiting in its queue, which must come first; or
+    closing) gets a `chat.line` event through the channel layer, as before."""
+    partner = here().get(conversation.partner.channel)
+    theirs = partner.conversation if partner is not None and not partner.closing else None
+    if theirs is None or theirs.id != conversation.id:
+        await socket.send_to(conversation.partner.channel,
+                             {"type": "chat.line", "conversation": conversation.id,
+                              "line": line})
+        return
+    try:
+        await theirs.deliver(line)
+    except Exception as error:
+        # The partner's failure, not the sender's: logged as its consumer would have.
+        log_failure("chat.line", error)
 
 
 async def on_typing(socket: Socket, frame: dict[str, Any]) -> None:
