@@ -18,6 +18,7 @@ from accounts.forms import (
 )
 from accounts.guests import claim_guest, create_guest
 from accounts.rules import accept_rules
+from chatsite.plumbing.live import notify_user_on_commit
 from chatsite.plumbing.ratelimit import hit
 
 
@@ -73,6 +74,10 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         preferences = form_class(request.POST, instance=user)
         if preferences.is_valid():
             preferences.save()
+            # The live socket read the preference when it connected; it holds from its next
+            # `find` (chat.live.searching).
+            notify_user_on_commit(user.pk, {"type": "chat.preferences",
+                                            "keeps_history": user.keeps_history})
             if wants_json:
                 return JsonResponse({"keeps_history": user.keeps_history})
             messages.success(request, "Your preferences are saved.")

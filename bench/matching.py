@@ -13,7 +13,16 @@ and the cost of one `find` as the queue of waiting users grows.
    second sends the same `find`. The second's find -> matched, and the waiting side's,
    p50/p95/p99/max; a pair not met within 10 s counts as unmatched (after 3, the step stops).
 
+`--before DIR` also starts a daphne process from DIR (a copy of an older commit, e.g.
+`git archive <commit> | tar -x -C DIR`, beside this checkout's parent so that it finds
+`shared/`) on the same database and Redis, and measures steps 2 and 3 on both, alternately
+(`--rounds N` times; each round's figures and their median), so that a before/after
+comparison comes from one run on a shared machine. `--profile DIR` records py-spy (see
+bench/requirements.txt) on this tree's daphne process during each burst, as collapsed stacks
+in `DIR/burst<round>.txt`.
+
     python bench/matching.py [--pairs 200] [--burst 400] [--queue 10000] [--json]
+    python bench/matching.py --before /tmp/before --rounds 3 --profile /tmp/prof
 """
 from __future__ import annotations
 
@@ -21,6 +30,9 @@ import argparse
 import asyncio
 import os
 import random
+import signal
+import statistics
+import subprocess
 import sys
 import time
 import urllib.error
@@ -33,6 +45,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
 from bench.common import (  # noqa: E402
     GUEST_ATTEMPTS,
+    PYTHON,
     Server,
     guest_sessions,
     log,
@@ -128,10 +141,14 @@ def make_guests(server: Server, count: int) -> list[str]:
     return sessions
 
 
-async def burst(server: Server, sessions: list[str | None]) -> dict[str, Any]:
+async def burst(server: Server, sessions: list[str | None],
+                profile: Path | None = None) -> dict[str, Any]:
     run = LoadRun()
+    spy = None
     try:
         users = await open_users([(server, s) for s in sessions], run)
+        await asyncio.sleep(0.5)  # what a socket does after its `welcome` is not measured
+        spy = start_profile(server, profile)
         now = time.monotonic()
         for user in users:
             user.find_sent = now
@@ -142,9 +159,32 @@ async def burst(server: Server, sessions: list[str | None]) -> dict[str, Any]:
             log(f"burst: not everyone matched within {TIMEOUT:g} s")
         times = [u.match_time for u in users if u.match_time is not None]
     finally:
+        stop_profile(spy)
         await asyncio.gather(*(u.ws.close() for u in run.users), return_exceptions=True)
     return {"users": len(users), "unmatched": len(users) - len(times),
             "unexpected_frames": dict(run.unexpected), "find_to_matched_ms": summary_ms(times)}
+
+
+def start_profile(server: Server, path: Path | None) -> subprocess.Popen | None:
+    """py-spy on the server process until `stop_profile`, collapsed stacks to `path`."""
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([str(Path(PYTHON).parent / "py-spy"), "record", "-p",
+                            str(server.process.pid), "--rate", "200", "--format", "raw",
+                            "--nonblocking", "--threads", "-o", str(path)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # py-spy attached
+    return spy
+
+
+def stop_profile(spy: subprocess.Popen | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it has on an interrupt
+        try:
+            spy.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            spy.kill()
 
 
 async def pair_one_by_one(server: Server, sessions: list[str | None]) -> dict[str, Any]:
@@ -183,36 +223,74 @@ async def pair_one_by_one(server: Server, sessions: list[str | None]) -> dict[st
             "seeker_ms": summary_ms(seeker_times), "waiting_ms": summary_ms(waiting_times)}
 
 
+def median_round(rounds: list[dict[str, Any]], *path: str) -> dict[str, float | None]:
+    """Each figure of `path` (e.g. "burst", "find_to_matched_ms") as its median over rounds."""
+    figures = []
+    for result in rounds:
+        for key in path:
+            result = result[key]
+        figures.append(result)
+    return {q: (None if any(f[q] is None for f in figures)
+                else round(statistics.median(f[q] for f in figures), 2))
+            for q in figures[0]}
+
+
+def settle() -> None:
+    """The sockets of the last step are closed and given back on the server."""
+    time.sleep(1.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--burst", type=int, default=400, help="users finding at once (even)")
     parser.add_argument("--queue", type=int, default=10_000, help="largest queue measured")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a copy of an older commit, measured alternately in the same run")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="bursts and one-by-one steps per server (medians reported)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="directory for py-spy profiles of this tree's daphne in bursts")
     parser.add_argument("--quick", action="store_true", help="a tiny run, for the smoke test")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
     args = parser.parse_args()
     if args.quick:
         args.pairs, args.burst, args.queue = min(args.pairs, 5), min(args.burst, 10), 100
     sizes = sorted({0, min(1000, args.queue), args.queue})
+    full_pairs = min(args.pairs, 50)
     with servers() as started:
         bare_server = started.bare()
         bare = asyncio.run(pair_one_by_one(bare_server, [None] * (2 * args.pairs)))
         bare_burst = asyncio.run(burst(bare_server, [None] * args.burst))
         bare_server.stop()
-        daphne_server = started.daphne(SERVER_ENV)
-        full_pairs = min(args.pairs, 50)
-        needed = args.burst + 2 * args.pairs + 2 * full_pairs
+        trees = {"this": started.daphne(SERVER_ENV)}
+        if args.before:
+            trees["before"] = started.daphne(SERVER_ENV, root=args.before.resolve())
+        needed = max(args.burst, 2 * args.pairs)
         log(f"creating {needed} guest users")
-        sessions: list[str | None] = list(make_guests(daphne_server, needed))
-        daphne_burst = asyncio.run(burst(daphne_server, sessions[:args.burst]))
-        log(f"burst: {daphne_burst}")
-        first = args.burst + 2 * args.pairs
-        daphne = asyncio.run(pair_one_by_one(daphne_server, sessions[args.burst:first]))
-        log(f"one by one, queue empty: {daphne}")
+        # The same guests in every step: each step's sockets are closed before the next.
+        sessions: list[str | None] = list(make_guests(trees["this"], needed))
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+        for number in range(args.rounds):
+            for name in (list(trees) if number % 2 == 0 else list(reversed(trees))):
+                server = trees[name]
+                profile = (args.profile / f"burst{number}.txt"
+                           if args.profile and name == "this" else None)
+                result = {"burst": asyncio.run(burst(server, sessions[:args.burst], profile))}
+                log(f"{name}, burst: {result['burst']}")
+                settle()
+                result["one_by_one"] = asyncio.run(
+                    pair_one_by_one(server, sessions[:2 * args.pairs]))
+                log(f"{name}, one by one, queue empty: {result['one_by_one']}")
+                settle()
+                rounds[name].append(result)
         costs = asyncio.run(queue_cost(sizes, PROBES if not args.quick else 20))
         log(f"queue cost: {costs}")
-        daphne_full = asyncio.run(pair_one_by_one(daphne_server, sessions[first:]))
-        log(f"one by one, queue {args.queue}: {daphne_full}")
+        full: dict[str, dict[str, Any]] = {}
+        for name, server in trees.items():
+            full[name] = asyncio.run(pair_one_by_one(server, sessions[:2 * full_pairs]))
+            log(f"{name}, one by one, queue {args.queue}: {full[name]}")
+            settle()
     rows = []
     for size, cost in costs.items():
         for key, label in (("with_interests_ms", "with interests"),
@@ -220,33 +298,41 @@ def main() -> None:
             rows.append([f"queue {size}: a find {label}", cost[key]["p50"], cost[key]["p99"]])
     print_table(f"one find that finds nobody, {PROBES} times, as the queue grows "
                 "(Redis round trip, ms)", ["", "p50", "p99"], rows)
+    names = list(trees)
+    medians = {name: {"burst": median_round(rounds[name], "burst", "find_to_matched_ms"),
+                      "seeker_ms": median_round(rounds[name], "one_by_one", "seeker_ms"),
+                      "waiting_ms": median_round(rounds[name], "one_by_one", "waiting_ms")}
+               for name in names}
     rows = [[f"{args.burst} finds at once: find -> matched {q} ms",
-             daphne_burst["find_to_matched_ms"][q], bare_burst["find_to_matched_ms"][q],
-             ratio(daphne_burst["find_to_matched_ms"][q], bare_burst["find_to_matched_ms"][q])]
+             *(medians[name]["burst"][q] for name in names),
+             bare_burst["find_to_matched_ms"][q],
+             ratio(medians["this"]["burst"][q], bare_burst["find_to_matched_ms"][q])]
             for q in ("p50", "p99", "max")]
     for key, label in (("seeker_ms", "find -> matched (seeker)"),
                        ("waiting_ms", "find -> matched (waiting side)")):
         for q in ("p50", "p95", "p99", "max"):
-            rows.append([f"{label} {q} ms", daphne[key][q], bare[key][q],
-                         ratio(daphne[key][q], bare[key][q])])
-    log(f"burst: {daphne_burst['unmatched']} of {args.burst} not matched in {TIMEOUT:g} s "
-        f"(bare relay: {bare_burst['unmatched']}); frames not expected: "
-        f"{daphne_burst['unexpected_frames']}")
+            rows.append([f"{label} {q} ms", *(medians[name][key][q] for name in names),
+                         bare[key][q], ratio(medians["this"][key][q], bare[key][q])])
+    for name in names:
+        unmatched = [r["burst"]["unmatched"] for r in rounds[name]]
+        frames = [r["burst"]["unexpected_frames"] for r in rounds[name]]
+        log(f"{name}: burst not matched in {TIMEOUT:g} s per round {unmatched} (bare relay: "
+            f"{bare_burst['unmatched']}); frames not expected {frames}")
     for key, label in (("seeker_ms", f"queue {args.queue}: find -> matched (seeker)"),
                        ("waiting_ms", f"queue {args.queue}: find -> matched (waiting side)")):
         for q in ("p50", "p99"):
-            rows.append([f"{label} {q} ms", daphne_full[key][q], None, None])
+            rows.append([f"{label} {q} ms", *(full[name][key][q] for name in names),
+                         None, None])
     rows.append([f"queue {args.queue}: pairs not met within {PAIR_TIMEOUT:g} s",
-                 daphne_full["unmatched"], None, None])
+                 *(full[name]["unmatched"] for name in names), None, None])
     print_table(f"matching with a compatible partner waiting: {args.burst} finds at once; "
                 f"{args.pairs} pairs one by one, then {full_pairs} with {args.queue} others "
-                "in the queue (ratio = daphne / bare relay)", ["", "daphne", "bare", "ratio"],
-                rows)
+                f"in the queue; medians of {args.rounds} round(s) (ratio = this tree / bare "
+                "relay)", ["", *names, "bare", "ratio"], rows)
     if args.json:
         print_json("matching", {"machine": machine(), "queue_cost": costs,
-                                "burst": {"daphne": daphne_burst, "bare": bare_burst},
-                                "daphne": daphne, "daphne_full_queue": daphne_full,
-                                "bare": bare})
+                                "rounds": rounds, "medians": medians,
+                                "bare_burst": bare_burst, "bare": bare, "full_queue": full})
 
 
 if __name__ == "__main__":

@@ -137,6 +137,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await in_db(mark_seen, socket.user_id)
         except Unavailable:
             pass
+        await searching.connected(socket)  # what a `find` needs of the user, read once
         await socket.send_frame({"type": "welcome", "handle": socket.handle,
                                  "keeps_history": socket.keeps_history})
         try:  # presence and pending offers are a courtesy: never fail the socket

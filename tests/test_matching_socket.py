@@ -2,7 +2,10 @@
 time-limited last-partner rule (docs/protocol-extensions.md, "Matching")."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from channels.db import database_sync_to_async
 from chatsockets import close_all, connect, find, pair
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,3 +62,78 @@ async def test_two_who_just_left_each_other_meet_again_after_the_last_partner_ti
     assert matched_a["partner"]["handle"] == b.handle
     assert (await b.expect("matched"))["partner"]["handle"] == a.handle
     await close_all(a, b)
+
+
+# ---- what a search knows of the user, read when the socket connected (chat.live.searching)
+
+
+async def test_a_block_made_on_a_page_holds_for_a_socket_already_connected(
+        backend: str) -> None:
+    from chat.conversations import block_user
+
+    a, b, c = await connect(), await connect(), await connect()
+    # Made outside the socket (the contacts page), after both sockets read their profile.
+    await database_sync_to_async(block_user)(a.user.id, b.user.id, None)
+    await asyncio.sleep(0.2)  # the event reaches the blocker's socket
+    await find(a)
+    await find(b)
+    assert await a.silent(0.5)  # the only other searcher is the one blocked
+    await find(c)
+    assert (await c.expect("matched"))["partner"]["handle"] in (a.handle, b.handle)
+    await close_all(a, b, c)
+
+
+async def test_a_block_of_the_last_partner_holds_once_the_last_partner_time_is_over(
+        backend: str, settings) -> None:  # noqa: ANN001
+    settings.LAST_PARTNER_SECONDS = 0
+    a, b, _, _ = await pair()
+    await a.send({"type": "leave"})
+    await a.expect("ended")
+    await b.expect("partner_left")
+    await a.send({"type": "block"})
+    await a.expect("blocked")
+    await asyncio.sleep(0.2)
+    await find(b)
+    await find(a)
+    assert await a.silent(0.5)
+    assert await b.silent(0.1)
+    await close_all(a, b)
+
+
+async def test_the_history_switch_holds_from_the_next_find(backend: str) -> None:
+    from django.test import Client as HttpClient
+
+    keeper, other = await connect(), await connect()
+    http = HttpClient()
+    await database_sync_to_async(http.force_login)(keeper.user)
+    response = await database_sync_to_async(http.post)(
+        "/account/settings/", {"form": "preferences", "keeps_history": "on"},
+        HTTP_ACCEPT="application/json")
+    assert response.json() == {"keeps_history": True}
+    await asyncio.sleep(0.2)  # the event reaches the socket
+    await find(keeper)
+    await find(other)
+    matched = await other.expect("matched")
+    assert matched["partner"] == {"handle": keeper.handle, "keeps_history": True}
+    await close_all(keeper, other)
+
+
+async def test_pairings_made_at_once_are_each_recorded_for_both_sides(backend: str) -> None:
+    from chat.models import Conversation
+
+    clients = [await connect() for _ in range(12)]
+    await asyncio.gather(*(find(client) for client in clients))
+    matched = [await client.expect("matched") for client in clients]
+    ids = {frame["conversation"] for frame in matched}
+    assert len(ids) == 6
+    # Each side's next frame finds the row: the second side leaves at once.
+    for client, frame in zip(clients, matched, strict=True):
+        if frame["initiator"]:
+            await client.send({"type": "leave"})
+            await client.expect("ended")
+    rows = await database_sync_to_async(list)(
+        Conversation.objects.filter(id__in=ids).values_list("user_a_id", "user_b_id",
+                                                            "end_reason"))
+    assert len(rows) == 6 and all(reason == "left" for *_, reason in rows)
+    assert {uid for a, b, _ in rows for uid in (a, b)} == {c.user.id for c in clients}
+    await close_all(*clients)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -21,6 +22,7 @@ from chat.protocol import FrameError
 from chat.relay import to_json
 
 if TYPE_CHECKING:
+    from chat.conversations import SearchProfile
     from chat.matching import RedisMatcher
     from chat.store import RedisStore
 
@@ -151,8 +153,21 @@ class Socket(Generic[ConversationT]):
         self.searching: Seeker | None = None
         self.find_started: float | None = None  # when the search began, for the metrics
         self.queue_status = False  # the client asked for `queue` frames while searching
-        self.last_conversation: tuple[str, int] | None = None  # (id, partner id) once ended
+        # What `find` needs of the user, read at connect (chat.live.searching).
+        self.profile: SearchProfile | None = None
+        self._last_conversation: tuple[str, int] | None = None
+        self.left_at_ms = 0
         self.last_partner_handle = ""
+
+    @property
+    def last_conversation(self) -> tuple[str, int] | None:
+        """(id, partner id) of the conversation the socket was in last, once it left it."""
+        return self._last_conversation
+
+    @last_conversation.setter
+    def last_conversation(self, value: tuple[str, int] | None) -> None:
+        self._last_conversation = value
+        self.left_at_ms = int(time.time() * 1000)  # matching's last-partner rule counts from it
 
     # ---- speaking
 
