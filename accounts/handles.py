@@ -16,20 +16,20 @@ HANDLE_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
 # may take a handle that moderators would read as one.
 PSEUDONYM_PREFIX = "deleted-"
 
-ADJECTIVES = [
+ADJECTIVES = (
     "Quiet", "Brave", "Calm", "Clever", "Cosmic", "Curious", "Daring", "Gentle", "Happy",
     "Jolly", "Kind", "Lucky", "Mellow", "Misty", "Nimble", "Polite", "Proud", "Rapid",
     "Shy", "Silver", "Sleepy", "Sunny", "Swift", "Witty", "Amber", "Bold", "Breezy",
     "Cheerful", "Dapper", "Electric", "Fuzzy", "Golden", "Humble", "Lively", "Lunar",
     "Merry", "Noble", "Plucky", "Rustic", "Snowy", "Spry", "Stellar", "Velvet", "Zesty",
-]
-ANIMALS = [
+)
+ANIMALS = (
     "Otter", "Badger", "Falcon", "Fox", "Heron", "Koala", "Lynx", "Marmot", "Narwhal",
     "Owl", "Panda", "Penguin", "Quokka", "Raven", "Seal", "Sparrow", "Tiger", "Turtle",
     "Walrus", "Wombat", "Yak", "Zebra", "Beaver", "Bison", "Crane", "Dolphin", "Gecko",
     "Hedgehog", "Ibis", "Jackal", "Lemur", "Moose", "Newt", "Ocelot", "Puffin", "Robin",
     "Salmon", "Tapir", "Viper", "Wren",
-]
+)
 
 
 @deconstructible

@@ -29,7 +29,7 @@ class User(AbstractUser):
     # Updated on login and when a chat socket connects; idle guests are purged by it.
     last_seen = models.DateTimeField(null=True, blank=True)
 
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: tuple[str, ...] = ()
 
     class Meta:
         constraints = [

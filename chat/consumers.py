@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -38,8 +39,9 @@ CLOSE_FORBIDDEN = safety.CLOSE_FORBIDDEN
 CLOSE_TRY_AGAIN_LATER = lifecycle.CLOSE_TRY_AGAIN_LATER
 # Refusals that are the server's own state, not the client's doing, and cost no strike.
 NO_STRIKE_CODES = frozenset({"rate_limited", "unavailable", "internal"})
-INTERNAL_ERROR = {"type": "error", "code": "internal",
-                  "detail": "the server could not handle that frame; nothing changed"}
+INTERNAL_ERROR = MappingProxyType({
+    "type": "error", "code": "internal",
+    "detail": "the server could not handle that frame; nothing changed"})
 
 Handler = Callable[[Socket, dict[str, Any]], Awaitable[None]]
 
@@ -49,10 +51,10 @@ async def on_ping(socket: Socket, frame: dict[str, Any]) -> None:
 
 
 MODULES = (searching, lines, safety, resume, ending, contacts_live)
-FRAMES: dict[str, Handler] = {"ping": on_ping} | {
-    kind: handler for module in MODULES for kind, handler in module.FRAMES.items()}
-EVENTS: dict[str, Handler] = {
-    kind: handler for module in MODULES for kind, handler in module.EVENTS.items()}
+FRAMES: Mapping[str, Handler] = MappingProxyType({"ping": on_ping} | {
+    kind: handler for module in MODULES for kind, handler in module.FRAMES.items()})
+EVENTS: Mapping[str, Handler] = MappingProxyType({
+    kind: handler for module in MODULES for kind, handler in module.EVENTS.items()})
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -87,7 +89,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if kind == "websocket.connect":
                 await self.close(code=CLOSE_TRY_AGAIN_LATER)
             elif self.socket and not self.socket.closing:
-                await self.socket.send_frame(INTERNAL_ERROR)
+                await self.socket.send_frame(dict(INTERNAL_ERROR))
         except Exception as error:
             log_failure("error frame", error)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -217,7 +218,7 @@ def _bare(frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": frame["type"]}
 
 
-PARSERS = {
+PARSERS = MappingProxyType({
     "find": _parse_find,
     "cancel": _bare,
     "message": _parse_message,
@@ -235,7 +236,7 @@ PARSERS = {
     "accept": _parse_invitation,
     "decline": _parse_invitation,
     "cancel_invite": _parse_invitation,
-}
+})
 
 
 def too_big(raw: str) -> bool:

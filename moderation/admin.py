@@ -71,7 +71,7 @@ class DefaultOpenStatusFilter(admin.SimpleListFilter):
 
     title = "status"
     parameter_name = "status"
-    statuses: list[tuple[str, str]] = []
+    statuses: tuple[tuple[str, str], ...] = ()
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin
                 ) -> list[tuple[str, str]]:
@@ -89,11 +89,11 @@ class DefaultOpenStatusFilter(admin.SimpleListFilter):
 
 
 class ReportStatusFilter(DefaultOpenStatusFilter):
-    statuses = list(Report.Status.choices)
+    statuses = tuple(Report.Status.choices)
 
 
 class AppealStatusFilter(DefaultOpenStatusFilter):
-    statuses = list(Appeal.Status.choices)
+    statuses = tuple(Appeal.Status.choices)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -121,8 +121,8 @@ class ReportAdmin(ReadOnlyAdmin):
     ordering = ("-priority", "created_at")
     search_fields = ("reported_handle", "reporter_handle")
     # The case panel above shows the rest (templates/admin/moderation/report/change_form.html).
-    fieldsets = [("Details", {"fields": ("conversation_id", "classifier_score", "created_at",
-                                         "resolved_at")})]
+    fieldsets = (("Details", {"fields": ("conversation_id", "classifier_score", "created_at",
+                                         "resolved_at")}),)
     readonly_fields = ("conversation_id", "classifier_score", "created_at", "resolved_at")
     actions = ("dismiss", "warn", "mute", "temporary_ban", "permanent_ban")
 

@@ -15,6 +15,7 @@ import hmac
 import re
 from datetime import UTC, datetime, timedelta
 from http.cookies import Morsel, SimpleCookie
+from types import MappingProxyType
 
 from django.conf import settings
 from django.core import signing
@@ -27,7 +28,7 @@ from chatsite.plumbing.live import notify_user, notify_user_on_commit
 from moderation.models import Ban, Decision, Mute
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400}
+_UNITS = MappingProxyType({"m": 60, "h": 3600, "d": 86400})
 
 
 def parse_duration(text: str) -> timedelta:

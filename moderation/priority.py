@@ -11,11 +11,13 @@ priority = reporter weight x (reason severity + corroboration) + classifier + re
   1 for a newcomer and falling with every dismissed report, so report-bombing sinks.
   Automatic reports weigh 1.
 """
+from types import MappingProxyType
+
 from django.db.models import Count, Q
 
 from moderation.models import Appeal, ConversationScore, Decision, Report
 
-SEVERITY = {
+SEVERITY = MappingProxyType({
     Report.Reason.MINOR_SAFETY: 100.0,
     Report.Reason.SELF_HARM: 90.0,
     Report.Reason.HATE: 60.0,
@@ -23,7 +25,7 @@ SEVERITY = {
     Report.Reason.SEXUAL: 50.0,
     Report.Reason.SPAM: 20.0,
     Report.Reason.OTHER: 15.0,
-}
+})
 CLASSIFIER_WEIGHT = 40.0
 CORROBORATION_PER_REPORTER = 15.0
 CORROBORATION_MAX = 60.0

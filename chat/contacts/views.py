@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from chat.contacts.services import ContactError
 from chat.matching import MODES
 from moderation.models import Report
 
-ERROR_STATUS = {"not_a_contact": 404, "rate_limited": 429}
+ERROR_STATUS = MappingProxyType({"not_a_contact": 404, "rate_limited": 429})
 
 
 def wants_json(request: HttpRequest) -> bool:

@@ -9,8 +9,9 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -27,14 +28,14 @@ from chatsite.plumbing import crypto
 from moderation.models import Decision, Report
 
 FORMATS = ("json", "html", "csv")
-CONTENT_TYPES = {"json": "application/json; charset=utf-8",
-                 "html": "text/html; charset=utf-8",
-                 "csv": "text/csv; charset=utf-8",
-                 "zip": "application/zip"}
+CONTENT_TYPES = MappingProxyType({"json": "application/json; charset=utf-8",
+                                  "html": "text/html; charset=utf-8",
+                                  "csv": "text/csv; charset=utf-8",
+                                  "zip": "application/zip"})
 # A letter is a row too: `kind` "letter", `mode` empty, `partner` the contact's handle and
 # `started_at` when the two became contacts.
-CSV_COLUMNS = ["conversation", "mode", "started_at", "ended_at", "ended_how", "partner",
-               "from", "ts", "text", "kind"]
+CSV_COLUMNS = ("conversation", "mode", "started_at", "ended_at", "ended_how", "partner",
+               "from", "ts", "text", "kind")
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -156,8 +157,8 @@ def render_html(document: dict[str, Any]) -> str:
     return render_to_string("history/record.html", {"record": document})
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "json": render_json, "html": render_html, "csv": render_csv}
+RENDERERS: Mapping[str, Callable[[dict[str, Any]], str]] = MappingProxyType({
+    "json": render_json, "html": render_html, "csv": render_csv})
 
 
 def file_name(document: dict[str, Any], extension: str) -> str:

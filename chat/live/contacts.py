@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
@@ -293,17 +294,17 @@ async def on_letter_event(socket: Socket, event: dict[str, Any]) -> None:
 
 Handler = Callable[[Socket, dict[str, Any]], Awaitable[None]]
 
-FRAMES: dict[str, Handler] = {
+FRAMES: Mapping[str, Handler] = MappingProxyType({
     "keep_in_touch": on_keep_in_touch,
     "invite": on_invite,
     "accept": on_accept,
     "decline": on_decline,
     "cancel_invite": on_cancel_invite,
-}
+})
 
-EVENTS: dict[str, Handler] = {
+EVENTS: Mapping[str, Handler] = MappingProxyType({
     "contacts.frame": on_frame_event,
     "contacts.invited": on_invited_event,
     "chat.contact_removed": on_removed_event,
     "chat.letter": on_letter_event,
-}
+})

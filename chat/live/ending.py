@@ -4,6 +4,7 @@ socket's own close does to its conversation. Every ending goes through
 `chat.live.conversation.Conversation.end`."""
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from chat.live.conversation import PARTNER, Conversation
@@ -63,7 +64,8 @@ async def on_replaced(socket: Socket, event: dict[str, Any]) -> None:
     await socket.close(CLOSE_REPLACED)
 
 
-FRAMES = {"leave": on_leave}
-EVENTS = {"chat.partner_left": on_partner_left, "chat.partner_away": on_partner_away,
-          "chat.partner_back": on_partner_back, "chat.account_closed": on_account_closed,
-          "chat.replaced": on_replaced}
+FRAMES = MappingProxyType({"leave": on_leave})
+EVENTS = MappingProxyType({
+    "chat.partner_left": on_partner_left, "chat.partner_away": on_partner_away,
+    "chat.partner_back": on_partner_back, "chat.account_closed": on_account_closed,
+    "chat.replaced": on_replaced})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -132,7 +133,8 @@ async def on_media_state_event(socket: Socket, event: dict[str, Any]) -> None:
                                  "video": event["video"]})
 
 
-FRAMES = {"message": on_message, "typing": on_typing, "signal": on_signal,
-          "media_state": on_media_state}
-EVENTS = {"chat.line": on_line, "chat.typing": on_typing_event,
-          "chat.signal": on_signal_event, "chat.media_state": on_media_state_event}
+FRAMES = MappingProxyType({"message": on_message, "typing": on_typing,
+                           "signal": on_signal, "media_state": on_media_state})
+EVENTS = MappingProxyType({"chat.line": on_line, "chat.typing": on_typing_event,
+                           "chat.signal": on_signal_event,
+                           "chat.media_state": on_media_state_event})

@@ -3,6 +3,8 @@ back within the grace window, with the lines it missed; too late, the conversati
 both sides."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from chat import history
@@ -53,5 +55,5 @@ async def too_late(socket: Socket, conversation_id: str) -> None:
         await Conversation(socket, live).end("disconnected", away=True)
 
 
-FRAMES = {"resume": on_resume}
-EVENTS: dict[str, Any] = {}
+FRAMES = MappingProxyType({"resume": on_resume})
+EVENTS: Mapping[str, Any] = MappingProxyType({})

@@ -4,6 +4,7 @@ decisions themselves live in `moderation.reports` and `chat.conversations`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -71,5 +72,5 @@ async def on_muted(socket: Socket, event: dict[str, Any]) -> None:
                           else datetime.max.replace(tzinfo=UTC))
 
 
-FRAMES = {"report": on_report, "block": on_block}
-EVENTS = {"chat.banned": on_banned, "chat.muted": on_muted}
+FRAMES = MappingProxyType({"report": on_report, "block": on_block})
+EVENTS = MappingProxyType({"chat.banned": on_banned, "chat.muted": on_muted})

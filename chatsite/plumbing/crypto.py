@@ -14,8 +14,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["InvalidToken", "cipher", "decrypt_bytes", "decrypt_text", "encrypt_bytes",
-           "encrypt_text", "rotate_token"]
+__all__ = ("InvalidToken", "cipher", "decrypt_bytes", "decrypt_text", "encrypt_bytes",
+           "encrypt_text", "rotate_token")
 
 
 @lru_cache(maxsize=4)

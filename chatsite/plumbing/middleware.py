@@ -2,6 +2,7 @@
 sockets are refused with 1013 (try again later) instead of failing half-way. And the socket's
 Origin check, which compares scheme, host and port."""
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,7 +48,7 @@ def socket_auth_stack(inner: Any) -> Any:
     return CookieMiddleware(SessionMiddleware(SocketAuthMiddleware(inner)))
 
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 Origin = tuple[str, str, int]
 
 

@@ -4,13 +4,14 @@ edge. The rule exists once, as `lua/gcra.lua`: the live store runs it for socket
 line, in one script) and `hit` runs it for requests, in Redis, or with no Redis URL in this
 process's own (chatsite.plumbing.lua)."""
 import re
+from types import MappingProxyType
 
 from django.conf import settings
 
 from chatsite.plumbing.lua import LuaRedis
 from chatsite.plumbing.runtime import runtime
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_UNITS = MappingProxyType({"s": 1, "m": 60, "h": 3600, "d": 86400})
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 
 

@@ -9,6 +9,7 @@ zero-width characters), so fullwidth digits and hidden characters do not slip th
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 PHONE = "contact_phone"
 EMAIL = "contact_email"
@@ -68,7 +69,7 @@ _HANDLE_FILLER = (r"(?:[\s:=>\-–@,]|\b(?:is|id|name|handle|username|user|me|at
 _AT_HINTS = ("@", " at ", "(at", "[at", "{at", "<at")
 _APP_HINT_RE = re.compile(_APPS)
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_NO_ASCII_DIGITS = str.maketrans("", "", "0123456789")
+_NO_ASCII_DIGITS = MappingProxyType(str.maketrans("", "", "0123456789"))
 HANDLE_RE = re.compile(
     rf"\b(?:{_APPS})\b{_HANDLE_FILLER}(?P<id>@?[\w.\-#/]*\w)")
 MENTION_RE = re.compile(r"(?<![\w@.])@(?P<id>[a-z_][\w.]*\w)")

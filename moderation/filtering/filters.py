@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
+from types import MappingProxyType
 
 import ahocorasick
 from django.conf import settings
@@ -54,18 +55,18 @@ class FilterResult:
 
 
 # Lower-case Cyrillic and Greek letters that pass for Latin ones (after case folding).
-HOMOGLYPHS = str.maketrans({
+HOMOGLYPHS = MappingProxyType(str.maketrans({
     "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
     "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
     "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ѵ": "v", "ɡ": "g", "ı": "i", "ł": "l", "ø": "o",
     "đ": "d", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v",
     "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "ς": "s",
-})
+}))
 # "1" stays "1": it may be an i or an l, and the automaton holds both readings of each entry.
-LEET = str.maketrans({
+LEET = MappingProxyType(str.maketrans({
     "0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s",
     "€": "e", "!": "1", "|": "1",
-})
+}))
 AMBIGUOUS_ONE = "il"
 SUFFIXES = frozenset({"s", "es", "d", "ed", "er", "ers", "ing", "ings"})
 

@@ -22,9 +22,10 @@ topics ("my school is hard") is left alone, and a hit only files or raises an au
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 import ahocorasick
 from django.conf import settings
@@ -42,13 +43,13 @@ MINOR_SAFETY = "minor_safety"
 
 # Categories that file or raise an automatic report by themselves, with the report's reason
 # (moderation.models.Report.Reason values; moderation.priority orders them).
-REPORTED = {
+REPORTED = MappingProxyType({
     MINOR_SAFETY: "minor_safety",
     SELF_HARM_ENCOURAGEMENT: "self_harm",
     SLUR_INSULT: "hate",
     THREAT: "harassment",
     DOXXING: "harassment",
-}
+})
 # Categories whose meaning depends on what else was said in the conversation.
 CONTEXT = frozenset({MINOR_AGE, SEXUAL, AGE_PROBE, GROOMING})
 SLUR_CATEGORY = "slur"  # the word lists' category name
@@ -69,7 +70,7 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
                                for alternative in alternatives))
 
 
-RULES: dict[str, re.Pattern[str]] = {
+RULES: Mapping[str, re.Pattern[str]] = MappingProxyType({
     THREAT: _rx(
         rf"\b{_I_WILL} (?:\w+ ){{0,2}}?{_VIOLENT} (?:{_YOU}|your (?:face|head|family|"
         rf"mom|mother|kids?|throat|legs?|neck|house|car))\b"
@@ -228,10 +229,10 @@ RULES: dict[str, re.Pattern[str]] = {
         r"\bno le digas a (?:tus padres|nadie)\b", r"\bne dis rien a tes parents\b",
         r"\bsag es nicht deinen eltern\b", r"\bnao conta (?:pros seus pais|pra ninguem)\b",
     ),
-}
+})
 # Words (folded stems) without which a rule cannot match: one Aho-Corasick pass over the line
 # picks the few rules worth running, so that an ordinary line costs a few microseconds.
-TRIGGERS: dict[str, tuple[str, ...]] = {
+TRIGGERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     THREAT: (
         "kill", "murder", "stab", "shoot", "hurt", "beat", "strangl", "chok", "rape", "behead",
         "punch", "smash", "break", "slit", "cut", "burn", "bash", "tortur", "destroy", "end",
@@ -272,7 +273,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     GROOMING: (
         "tell", "secret", "alone", "parents", "pic", "photo", "selfie", "delete", "meet",
         "digas", "dis rien", "eltern", "conta"),
-}
+})
 
 
 @lru_cache(maxsize=1)
