@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.conf import settings
-from redis.exceptions import NoScriptError
 
 from chat.lua import LuaRedis
 from chat.relay import to_json
-from chatsite.plumbing.crypto import decrypt_text, encrypt_text
+from chatsite.plumbing.crypto import open_line_text, seal_line_text
 from chatsite.plumbing.ratelimit import parse_rate
 from chatsite.plumbing.runtime import runtime
 
@@ -114,10 +113,11 @@ ADDRESS_SOCKET_TTL_MS = 90_000
 
 
 def seal_line(line: dict[str, Any]) -> str:
-    """A line's entry in the live log: its JSON, encrypted, so that a Redis dump or a replica
-    does not show what people said. The relay hands the same entry to the analysis queue
-    (`moderation.analysis.logged_line_relayed`): one encryption per line."""
-    return encrypt_text(to_json(line)).decode()
+    """A line's entry in the live log: its JSON, encrypted (`plumbing.crypto.seal_line_text`),
+    so that a Redis dump or a replica does not show what people said. The relay hands the same
+    entry to the analysis queue (`moderation.analysis.logged_line_relayed`): one encryption
+    per line."""
+    return seal_line_text(to_json(line))
 
 
 def log_ttl() -> int:
@@ -126,53 +126,49 @@ def log_ttl() -> int:
 
 
 class ScriptBatch:
-    """Calls of one Lua script made during one turn of the event loop, sent to Redis as one
-    pipeline: under load many sockets accept a line in the same turn, and one write and one
-    read for all of them cost far less than a round trip each. A lone call goes as it is."""
+    """Calls of one batch-form Lua script made during one turn of the event loop, sent to Redis
+    as one call of it: under load many sockets accept a line in the same turn, and one script
+    call for all of them costs Redis and redis-py far less than one call each (and one
+    pipeline of calls still cost redis-py a command each). The script takes its calls' keys
+    and arguments one call after the other and answers `answers_each` values a call, in
+    order. A lone call is a batch of one."""
 
-    def __init__(self, script: Any) -> None:  # redis.commands.core.AsyncScript
-        self.script = script
-        self.pending: list[tuple[list[str], list[Any], asyncio.Future]] = []
+    def __init__(self, script: Any, answers_each: int) -> None:
+        self.script = script  # redis.commands.core.AsyncScript
+        self.answers_each = answers_each
+        self.keys: list[Any] = []
+        self.args: list[Any] = []
+        self.futures: list[asyncio.Future] = []
 
     def call(self, keys: list[str], args: list[Any]) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self.pending:
+        if not self.futures:
             loop.call_soon(self._flush)
-        self.pending.append((keys, args, future))
+        self.keys += keys
+        self.args += args
+        self.futures.append(future)
         return future
 
     def _flush(self) -> None:
-        calls, self.pending = self.pending, []
-        asyncio.get_running_loop().create_task(self._send(calls))
+        batch = self.keys, self.args, self.futures
+        self.keys, self.args, self.futures = [], [], []
+        asyncio.get_running_loop().create_task(self._send(*batch))
 
-    async def _send(self, calls: list[tuple[list[str], list[Any], asyncio.Future]]) -> None:
+    async def _send(self, keys: list[Any], args: list[Any],
+                    futures: list[asyncio.Future]) -> None:
         try:
-            if len(calls) == 1:
-                results = [await self.script(keys=calls[0][0], args=calls[0][1])]
-            else:
-                results = await self._pipeline(calls)
+            # redis-py loads the script again into a Redis that lost it (restarted).
+            answers = await self.script(keys=keys, args=args)
         except Exception as error:  # noqa: BLE001 - each caller gets the error
-            results = [error] * len(calls)
-        for (_, _, future), result in zip(calls, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-    async def _pipeline(self, calls: list[tuple[list[str], list[Any], asyncio.Future]]
-                        ) -> list[Any]:
-        async with self.script.registered_client.pipeline(transaction=False) as pipe:
-            for keys, args, _ in calls:
-                pipe.evalsha(self.script.sha, len(keys), *keys, *args)
-            results = await pipe.execute(raise_on_error=False)
-        # A Redis that lost its scripts (restarted) gets this one again, call by call.
-        for n, result in enumerate(results):
-            if isinstance(result, NoScriptError):
-                results[n] = await self.script(keys=calls[n][0], args=calls[n][1])
-        return results
+            for future in futures:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        each = self.answers_each
+        for n, future in enumerate(futures):
+            if not future.done():
+                future.set_result(answers[n * each:(n + 1) * each])
 
 
 class RedisStore:
@@ -279,7 +275,7 @@ class RedisStore:
         for raw in raw_lines:
             line_seq, _, payload = raw.partition("|")
             if int(line_seq) > seq:
-                line = json.loads(decrypt_text(payload.encode()))
+                line = json.loads(open_line_text(payload))
                 lines.append({**line, "seq": int(line_seq)})
         return lines
 
@@ -293,7 +289,8 @@ class RedisStore:
         redis = self._redis()
         batch = self._batches.get(id(redis))
         if batch is None or batch.script.registered_client is not redis:
-            batch = self._batches[id(redis)] = ScriptBatch(self._script("accept_line"))
+            batch = self._batches[id(redis)] = ScriptBatch(self._script("accept_line"),
+                                                           answers_each=2)
         return batch
 
     async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,

@@ -51,7 +51,7 @@ from redis.exceptions import LockNotOwnedError
 
 from accounts.models import User
 from chatsite.celery import app as celery_app
-from chatsite.plumbing.crypto import InvalidToken, decrypt_text, encrypt_text
+from chatsite.plumbing.crypto import InvalidToken, decrypt_text, encrypt_text, open_line_text
 from chatsite.plumbing.live import live_lines as read_live_lines
 from chatsite.plumbing.runtime import runtime
 from moderation.filtering import harm
@@ -79,10 +79,10 @@ def now_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class PendingLine:
-    """A relayed line waiting for analysis; its text is a Fernet token (`plumbing.crypto`):
-    of the text alone, or, when `logged`, the live log's own entry for the line (the line as
-    JSON: `text` as relayed, and `said` when the filter masked it), so that one encryption
-    per line serves both the log and the analysis."""
+    """A relayed line waiting for analysis, its text encrypted (`plumbing.crypto`): a Fernet
+    token of the text alone, or, when `logged`, the live log's own entry for the line (the
+    line as JSON, `text` as relayed and `said` when the filter masked it, sealed by
+    `seal_line_text`), so that one encryption per line serves both the log and the analysis."""
 
     conversation: str
     seq: int
@@ -107,10 +107,9 @@ class PendingLine:
     def text(self) -> str | None:
         """The plaintext, in memory only; None when no current key opens it."""
         try:
-            plain = decrypt_text(self.sealed.encode())
             if not self.logged:
-                return plain
-            entry = json.loads(plain)
+                return decrypt_text(self.sealed.encode())
+            entry = json.loads(open_line_text(self.sealed))
             text = entry.get("said", entry.get("text"))  # what was said, before masking
         except (InvalidToken, UnicodeError, ValueError, AttributeError):
             return None
