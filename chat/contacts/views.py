@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -101,20 +102,25 @@ def write(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     return redirect(back)
 
 
+def ended(request: HttpRequest, contact_id: uuid.UUID,
+          end: Callable[[int, uuid.UUID], bool], notice: str) -> HttpResponse:
+    """The contact ended by `end` (removed, blocked), or 404 when there is no such contact."""
+    if not end(request.user.id, contact_id):
+        raise Http404("No such contact.")
+    return done(request, notice)
+
+
 @login_required
 @require_POST
 def remove(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
-    if not services.remove(request.user.id, contact_id):
-        raise Http404("No such contact.")
-    return done(request, "The contact is removed, with its letters.")
+    return ended(request, contact_id, services.remove, "The contact is removed, with its letters.")
 
 
 @login_required
 @require_POST
 def block(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
-    if not services.block(request.user.id, contact_id):
-        raise Http404("No such contact.")
-    return done(request, "Blocked. You will not meet, be invited by or hear from them again.")
+    return ended(request, contact_id, services.block,
+                 "Blocked. You will not meet, be invited by or hear from them again.")
 
 
 @login_required

@@ -100,12 +100,18 @@ def export_record(request: HttpRequest) -> HttpResponse:
                       export.file_name(document, extension), extension)
 
 
-@login_required
-@require_GET
-def export_progress(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
+def own_export(request: HttpRequest, export_id: uuid.UUID) -> HistoryExport:
+    """The user's own export, or 404 (someone else's is as absent as one never made)."""
     job = export.own_export(request.user.id, export_id)
     if job is None:
         raise Http404("No such export.")
+    return job
+
+
+@login_required
+@require_GET
+def export_progress(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
+    job = own_export(request, export_id)
     return render(request, "history/progress.html", {"job": job})
 
 
@@ -130,9 +136,7 @@ def export_status(request: HttpRequest, export_id: uuid.UUID) -> JsonResponse:
 @login_required
 @require_GET
 def export_download(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
-    job = export.own_export(request.user.id, export_id)
-    if job is None:
-        raise Http404("No such export.")
+    job = own_export(request, export_id)
     data = export.downloadable_zip(request.user.id, export_id)
     if data is None:
         status = 410 if job.status == HistoryExport.Status.READY else 409
