@@ -41,6 +41,7 @@ ALLOWED = {
     # process, so a cached answer is never stale.
     "chatsite/plumbing/crypto.py: @derived_key": "a key derived from its argument",
     "chatsite/plumbing/crypto.py: @_cipher_for": "the cipher for the keys it is given",
+    "chatsite/plumbing/crypto.py: @_line_ciphers": "the ciphers for the keys it is given",
     "chatsite/plumbing/lua/__init__.py: @source": "a script's text, from files in the code",
     "moderation/filtering/filters.py: @_fold_char": "one character folded, a pure function",
     "moderation/filtering/filters.py: @matcher": "built from the word lists shipped as code",
