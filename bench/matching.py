@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import signal
 import statistics
 import subprocess
@@ -149,6 +150,7 @@ async def burst(server: Server, sessions: list[str | None],
         users = await open_users([(server, s) for s in sessions], run)
         await asyncio.sleep(0.5)  # what a socket does after its `welcome` is not measured
         spy = start_profile(server, profile)
+        cpu_before = server.cpu_seconds()
         now = time.monotonic()
         for user in users:
             user.find_sent = now
@@ -158,11 +160,14 @@ async def burst(server: Server, sessions: list[str | None],
         except TimeoutError:
             log(f"burst: not everyone matched within {TIMEOUT:g} s")
         times = [u.match_time for u in users if u.match_time is not None]
+        # The server's CPU from the first find to the last `matched` (the bare relay's too).
+        cpu_ms = (server.cpu_seconds() - cpu_before) * 1000
     finally:
         stop_profile(spy)
         await asyncio.gather(*(u.ws.close() for u in run.users), return_exceptions=True)
     return {"users": len(users), "unmatched": len(users) - len(times),
-            "unexpected_frames": dict(run.unexpected), "find_to_matched_ms": summary_ms(times)}
+            "unexpected_frames": dict(run.unexpected), "find_to_matched_ms": summary_ms(times),
+            "server_cpu_ms_per_find": round(cpu_ms / max(len(users), 1), 3)}
 
 
 def start_profile(server: Server, path: Path | None) -> subprocess.Popen | None:
@@ -235,9 +240,17 @@ def median_round(rounds: list[dict[str, Any]], *path: str) -> dict[str, float | 
             for q in figures[0]}
 
 
-def settle() -> None:
-    """The sockets of the last step are closed and given back on the server."""
-    time.sleep(1.5)
+def settle(*servers_: Server, timeout: float = 60) -> None:
+    """The sockets of the last step are closed and given back: the servers are idle again
+    (under a fifth of a core for half a second), so that a step's tail does not fall into the
+    next one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(server.cpu_seconds() for server in servers_)
+        time.sleep(0.5)
+        if sum(server.cpu_seconds() for server in servers_) - before < 0.1:
+            return
+    log(f"servers still busy after {timeout:g} s")
 
 
 def main() -> None:
@@ -263,9 +276,11 @@ def main() -> None:
         bare = asyncio.run(pair_one_by_one(bare_server, [None] * (2 * args.pairs)))
         bare_burst = asyncio.run(burst(bare_server, [None] * args.burst))
         bare_server.stop()
-        trees = {"this": started.daphne(SERVER_ENV)}
+        # Both trees must accept the same session cookies (a checkout keeps its own key).
+        env = {**SERVER_ENV, "SECRET_KEY": secrets.token_urlsafe(50)}
+        trees = {"this": started.daphne(env)}
         if args.before:
-            trees["before"] = started.daphne(SERVER_ENV, root=args.before.resolve())
+            trees["before"] = started.daphne(env, root=args.before.resolve())
         needed = max(args.burst, 2 * args.pairs)
         log(f"creating {needed} guest users")
         # The same guests in every step: each step's sockets are closed before the next.
@@ -276,21 +291,21 @@ def main() -> None:
                 server = trees[name]
                 profile = (args.profile / f"burst{number}.txt"
                            if args.profile and name == "this" else None)
+                settle(*trees.values())
                 result = {"burst": asyncio.run(burst(server, sessions[:args.burst], profile))}
                 log(f"{name}, burst: {result['burst']}")
-                settle()
+                settle(*trees.values())
                 result["one_by_one"] = asyncio.run(
                     pair_one_by_one(server, sessions[:2 * args.pairs]))
                 log(f"{name}, one by one, queue empty: {result['one_by_one']}")
-                settle()
                 rounds[name].append(result)
         costs = asyncio.run(queue_cost(sizes, PROBES if not args.quick else 20))
         log(f"queue cost: {costs}")
         full: dict[str, dict[str, Any]] = {}
         for name, server in trees.items():
+            settle(*trees.values())
             full[name] = asyncio.run(pair_one_by_one(server, sessions[:2 * full_pairs]))
             log(f"{name}, one by one, queue {args.queue}: {full[name]}")
-            settle()
     rows = []
     for size, cost in costs.items():
         for key, label in (("with_interests_ms", "with interests"),
@@ -308,6 +323,11 @@ def main() -> None:
              bare_burst["find_to_matched_ms"][q],
              ratio(medians["this"]["burst"][q], bare_burst["find_to_matched_ms"][q])]
             for q in ("p50", "p99", "max")]
+    cpu = {name: statistics.median(r["burst"]["server_cpu_ms_per_find"] for r in rounds[name])
+           for name in names}
+    rows.append([f"{args.burst} finds at once: server CPU ms per find", *cpu.values(),
+                 bare_burst["server_cpu_ms_per_find"],
+                 ratio(cpu["this"], bare_burst["server_cpu_ms_per_find"])])
     for key, label in (("seeker_ms", "find -> matched (seeker)"),
                        ("waiting_ms", "find -> matched (waiting side)")):
         for q in ("p50", "p95", "p99", "max"):
