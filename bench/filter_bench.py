@@ -7,7 +7,11 @@
    (`moderation.filtering.harm`) on and, for comparison, off. Figures: p50, p99 and mean in
    microseconds of wall time, and p99 of the thread's CPU time and of each line's best of
    five more runs (what the filter itself costs, without the pauses a busy machine adds),
-   for the mix, the clean and the dirty lines.
+   for every line, the lines that pass unchanged ("ordinary") and the lines that get masked.
+   With `--baseline REV`, the filter as it was at that git revision (`moderation/filtering`
+   from `git archive`, imported under another name) is timed in the same run, line by line in
+   turn with the current one, so that both see the same machine; the run also counts the
+   lines on which the two decide differently (masked text, categories, harm), which must be 0.
 2. The analysis worker's throughput in lines per second, batched (ANALYSIS_BATCH_SIZE lines
    per classifier call) and one by one:
    - `classifier`: alt-profanity-check's scoring alone;
@@ -15,17 +19,24 @@
      writes, automatic reports) on BENCH_REDIS_URL and BENCH_DATABASE_URL (see
      bench/common.py); `--no-database` skips it.
 
-    python bench/filter_bench.py [--lines 20000] [--worker-lines 2000] [--no-database] [--json]
+    python bench/filter_bench.py [--lines 20000] [--worker-lines 2000] [--no-database]
+                                 [--baseline REV] [--no-worker] [--json]
 """
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
 import os
 import random
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,47 +139,80 @@ def summary_us(values: list[float]) -> dict[str, float | None]:
             "mean_us": statistics.fmean(values) if values else None, "lines": len(values)}
 
 
-def bench_filter(count: int, harm: bool) -> dict[str, dict[str, float | None]]:
-    from django.conf import settings
+def baseline_filter(revision: str, into: Path) -> Callable[[str], Any]:
+    """`filter_line` as it was at `revision`: moderation/filtering from `git archive`, as the
+    package `filter_baseline` (its own imports of moderation.filtering renamed)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "moderation/filtering"],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    package = into / "filter_baseline"
+    (into / "moderation" / "filtering").rename(package)
+    for path in package.glob("*.py"):
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "moderation.filtering", "filter_baseline"), encoding="utf-8")
+    sys.path.insert(0, str(into))
+    return importlib.import_module("filter_baseline.filters").filter_line
 
-    from moderation.filtering.filters import filter_line
+
+def _decision(result: Any) -> tuple[Any, ...]:
+    return result.text, result.filtered, result.categories, result.harm
+
+
+def bench_filter(count: int, harm: bool, filters: dict[str, Callable[[str], Any]]
+                 ) -> dict[str, Any]:
+    """Per filter (name -> filter_line), figures for all lines, ordinary and masked ones."""
+    from django.conf import settings
 
     settings.HARM_RULES_ENABLED = harm
     lines = line_mix(count)
     for _, line in lines[:2000]:
-        filter_line(line)
-    timings: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
-    cpu: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
-    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
-    best: dict[str, list[float]] = {"all": [], "clean": [], "dirty": []}
-    for kind, line in lines:
-        started, cpu_started = clock(), cpu_clock()
-        filter_line(line)
-        cpu_micros = (cpu_clock() - cpu_started) / 1000
-        micros = (clock() - started) / 1000
-        repeats = []
-        for _ in range(REPEATS):
-            again = clock()
+        for filter_line in filters.values():
             filter_line(line)
-            repeats.append((clock() - again) / 1000)
-        for name in ("all", "clean" if kind == "clean" else "dirty"):
-            timings[name].append(micros)
-            cpu[name].append(cpu_micros)
-            best[name].append(min(repeats))
+    groups = ("all", "ordinary", "masked")
+    timings = {name: {group: [] for group in groups} for name in filters}
+    cpu = {name: {group: [] for group in groups} for name in filters}
+    best = {name: {group: [] for group in groups} for name in filters}
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
+    order = list(filters.items())
+    differ = 0
+    for number, (_, line) in enumerate(lines):
+        decisions = set()
+        # Each filter in turn, the order swapped every line: both see the same machine.
+        for name, filter_line in (order if number % 2 else order[::-1]):
+            started, cpu_started = clock(), cpu_clock()
+            result = filter_line(line)
+            cpu_micros = (cpu_clock() - cpu_started) / 1000
+            micros = (clock() - started) / 1000
+            repeats = []
+            for _ in range(REPEATS):
+                again = clock()
+                filter_line(line)
+                repeats.append((clock() - again) / 1000)
+            decisions.add(_decision(result))
+            for group in ("all", "masked" if result.filtered else "ordinary"):
+                timings[name][group].append(micros)
+                cpu[name][group].append(cpu_micros)
+                best[name][group].append(min(repeats))
+        differ += len(decisions) > 1
     # Wall time includes the scheduler's pauses on a busy machine; the thread's CPU time and
     # each line's best of REPEATS runs are the filter's own cost.
-    return {name: {**summary_us(values), "cpu_p99_us": percentile(cpu[name], 99),
-                   "best_p99_us": percentile(best[name], 99)}
-            for name, values in timings.items()}
+    figures: dict[str, Any] = {
+        name: {group: {**summary_us(values), "cpu_p99_us": percentile(cpu[name][group], 99),
+                       "best_p99_us": percentile(best[name][group], 99)}
+               for group, values in by_group.items()}
+        for name, by_group in timings.items()}
+    figures["lines_decided_differently"] = differ
+    return figures
 
 
 def bench_harm(count: int) -> dict[str, float | None]:
     """The harm rules alone (`filtering.harm.scan` on the folded line), each line's best of
     REPEATS runs: what they add to the filter."""
     from moderation.filtering import harm
-    from moderation.filtering.filters import fold
+    from moderation.filtering.filters import fold_text
 
-    folded = [fold(line)[0] for _, line in line_mix(count)]
+    folded = [fold_text(line) for _, line in line_mix(count)]
     clock = time.perf_counter_ns
     best = []
     for line in folded:
@@ -251,10 +295,14 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=20_000)
     parser.add_argument("--worker-lines", type=int, default=2_000)
     parser.add_argument("--no-database", action="store_true")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="the inline filter only, no classifier or drain figures")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also time the filter as it was at this git revision")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    with_database = not args.no_database
+    with_database = not args.no_database and not args.no_worker
     if with_database:
         log(f"database {database_url()}, redis {redis_url()}")
         ensure_database(database_url())
@@ -262,38 +310,55 @@ def main() -> None:
     setup_django(with_database)
     from django.conf import settings
 
-    filter_figures = {}
-    for harm in (True, False):
-        log(f"filter: {args.lines} lines, harm rules {'on' if harm else 'off'}")
-        filter_figures["harm on" if harm else "harm off"] = bench_filter(args.lines, harm)
+    from moderation.filtering.filters import filter_line
+
+    with tempfile.TemporaryDirectory() as scratch:
+        filters = {"current": filter_line}
+        if args.baseline:
+            filters = {"baseline": baseline_filter(args.baseline, Path(scratch)), **filters}
+        filter_figures = {}
+        for harm in (True, False):
+            log(f"filter: {args.lines} lines, harm rules {'on' if harm else 'off'}")
+            filter_figures["harm on" if harm else "harm off"] = bench_filter(
+                args.lines, harm, filters)
     settings.HARM_RULES_ENABLED = True
     harm_alone = bench_harm(args.lines)
-    log(f"classifier: {args.worker_lines} lines")
-    worker: dict[str, dict[str, float]] = {"classifier": bench_classifier(args.worker_lines)}
+    worker: dict[str, dict[str, float]] = {}
+    if not args.no_worker:
+        log(f"classifier: {args.worker_lines} lines")
+        worker["classifier"] = bench_classifier(args.worker_lines)
     if with_database:
         log(f"drain: {args.worker_lines} lines through Redis and the database")
         worker["drain"] = bench_drain(args.worker_lines)
 
-    result = {"machine": machine(), "filter": filter_figures, "harm_rules_alone": harm_alone,
-              "worker_lines_per_second": worker, "batch_size": settings.ANALYSIS_BATCH_SIZE}
+    result = {"machine": machine(), "baseline": args.baseline, "filter": filter_figures,
+              "harm_rules_alone": harm_alone, "worker_lines_per_second": worker,
+              "batch_size": settings.ANALYSIS_BATCH_SIZE}
     if args.json:
         print_json("filter", result)
         return
-    print_table(f"Inline filter, cost per line ({args.lines} lines)",
-                ["harm rules", "lines", "count", "p50 µs", "p99 µs", "mean µs", "CPU p99 µs",
-                 f"best-of-{REPEATS} p99 µs"],
-                [[harm, name, f["lines"], f["p50_us"], f["p99_us"], f["mean_us"],
+    print_table(f"Inline filter, cost per line ({args.lines} lines)"
+                + (f"; baseline = {args.baseline}" if args.baseline else ""),
+                ["harm rules", "filter", "lines", "count", "p50 µs", "p99 µs", "mean µs",
+                 "CPU p99 µs", f"best-of-{REPEATS} p99 µs"],
+                [[harm, name, group, f["lines"], f["p50_us"], f["p99_us"], f["mean_us"],
                   f["cpu_p99_us"], f["best_p99_us"]]
-                 for harm, figures in filter_figures.items() for name, f in figures.items()])
+                 for harm, figures in filter_figures.items()
+                 for name in filters for group, f in figures[name].items()])
+    if args.baseline:
+        print("lines decided differently (harm on, off): "
+              + ", ".join(str(figures["lines_decided_differently"])
+                          for figures in filter_figures.values()))
     print_table(f"Harm rules alone, per line, best of {REPEATS} runs",
                 ["lines", "p50 µs", "p99 µs", "mean µs"],
                 [[harm_alone["lines"], harm_alone["p50_us"], harm_alone["p99_us"],
                   harm_alone["mean_us"]]])
-    print_table(f"Analysis worker, lines per second (batch of {settings.ANALYSIS_BATCH_SIZE} "
-                "vs one by one)",
-                ["stage", "batched", "one by one", "speed-up"],
-                [[stage, f["batched"], f["one_by_one"], f["batched"] / f["one_by_one"]]
-                 for stage, f in worker.items()])
+    if worker:
+        print_table(f"Analysis worker, lines per second (batch of "
+                    f"{settings.ANALYSIS_BATCH_SIZE} vs one by one)",
+                    ["stage", "batched", "one by one", "speed-up"],
+                    [[stage, f["batched"], f["one_by_one"], f["batched"] / f["one_by_one"]]
+                     for stage, f in worker.items()])
 
 
 if __name__ == "__main__":

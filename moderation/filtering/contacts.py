@@ -9,7 +9,6 @@ zero-width characters), so fullwidth digits and hidden characters do not slip th
 from __future__ import annotations
 
 import re
-from types import MappingProxyType
 
 PHONE = "contact_phone"
 EMAIL = "contact_email"
@@ -66,10 +65,10 @@ _APPS = (r"snap(?:chat)?|insta(?:gram)?|ig|telegram|tg|whats\s?app|watsapp|disco
 _HANDLE_FILLER = (r"(?:[\s:=>\-–@,]|\b(?:is|id|name|handle|username|user|me|at|on|its|it's|"
                   r"my|add|here|via)\b)*")
 # Cheap first looks, so that the full patterns run only on the few lines that may match.
-_AT_HINTS = ("@", " at ", "(at", "[at", "{at", "<at")
 _APP_HINT_RE = re.compile(_APPS)
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_NO_ASCII_DIGITS = MappingProxyType(str.maketrans("", "", "0123456789"))
+_ASCII_DIGITS = b"0123456789"
+_OTHER_DIGIT_RE = re.compile(r"(?![0-9])\d")  # \d is str.isdecimal()
 HANDLE_RE = re.compile(
     rf"\b(?:{_APPS})\b{_HANDLE_FILLER}(?P<id>@?[\w.\-#/]*\w)")
 MENTION_RE = re.compile(r"(?<![\w@.])@(?P<id>[a-z_][\w.]*\w)")
@@ -99,7 +98,7 @@ def _id_looks_real(handle: str) -> bool:
 def contact_spans(folded: str, *, urls: bool) -> list[tuple[int, int, str]]:
     """Spans `(start, end, category)` (end exclusive) of contact details in a folded line."""
     spans: list[tuple[int, int, str]] = []
-    if any(hint in folded for hint in _AT_HINTS):
+    if _may_hold_an_address(folded):
         for match in EMAIL_RE.finditer(folded):
             spelled_at = "@" not in match.group("at")
             spelled_dot = "dot" in match.group("dots")
@@ -122,10 +121,22 @@ def contact_spans(folded: str, *, urls: bool) -> list[tuple[int, int, str]]:
     return spans
 
 
+def _may_hold_an_address(folded: str) -> bool:
+    """Whether the line has an "at" and a "dot", which every address has (an at spelled
+    with a tab or inside spaced brackets, "( at )", is not looked for)."""
+    return ("." in folded or "dot" in folded) and (
+        "@" in folded or " at " in folded or "(at" in folded or "[at" in folded
+        or "{at" in folded or "<at" in folded)
+
+
 def _may_hold_a_phone_number(folded: str) -> bool:
-    digits = len(folded) - len(folded.translate(_NO_ASCII_DIGITS))
-    if digits >= 7:
-        return True
-    if any(not char.isascii() and char.isdecimal() for char in folded):
-        return True  # digits of other scripts, rare enough to look at closely
-    return digits + sum(folded.count(word) for word in _DIGIT_WORDS) >= 7
+    """Whether the line has seven digits or number words at all, which every phone number
+    has; counted in C (bytes.translate, str.count), since it runs on every line."""
+    if folded.isascii():
+        raw = folded.encode("ascii")
+        digits = len(raw) - len(raw.translate(None, _ASCII_DIGITS))
+    else:
+        if _OTHER_DIGIT_RE.search(folded):
+            return True  # digits of other scripts, rare enough to look at closely
+        digits = sum(map(folded.count, "0123456789"))
+    return digits >= 7 or digits + sum(map(folded.count, _DIGIT_WORDS)) >= 7

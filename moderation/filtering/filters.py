@@ -28,7 +28,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations
+from itertools import combinations, product
 from pathlib import Path
 from types import MappingProxyType
 
@@ -79,6 +79,8 @@ STRETCHED_RUN = 3
 
 @lru_cache(maxsize=16384)
 def _fold_char(char: str) -> str:
+    if char < "\x80":
+        return char.lower()  # ASCII, control characters included, stays as it is typed
     category = unicodedata.category(char)
     if category in ("Cf", "Mn", "Me"):  # zero-width, bidi controls, combining marks
         return ""
@@ -89,17 +91,20 @@ def _fold_char(char: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(HOMOGLYPHS)
 
 
+def fold_text(text: str) -> str:
+    """The folded line alone: `fold(text)[0]`, without the index that only masking needs."""
+    if text.isascii():
+        return text.lower()
+    # map() calls the cached C wrapper straight from C: no Python frame per character.
+    return "".join(map(_fold_char, text))
+
+
 def fold(text: str) -> tuple[str, list[int] | None]:
     """The folded line and, per folded character, its index in `text` (None: the same)."""
     if text.isascii():
         return text.lower(), None
-    parts: list[str] = []
-    index: list[int] = []
-    for position, char in enumerate(text):
-        folded = char.lower() if char < "\x80" else _fold_char(char)
-        if folded:
-            parts.append(folded)
-            index.extend([position] * len(folded))
+    parts = list(map(_fold_char, text))
+    index = [position for position, part in enumerate(parts) for _ in part]
     return "".join(parts), index
 
 
@@ -201,7 +206,8 @@ class Entry:
 
 class Matcher:
     """Every list entry in one Aho-Corasick automaton (pyahocorasick, in C: the scan runs on
-    every line); each key carries the entries that read as it."""
+    every line); each key carries the entries that read as it. `first_look` tells, far more
+    cheaply, whether a line can hold any of them at all."""
 
     def __init__(self, keys: Iterable[tuple[str, Entry]]) -> None:
         entries: dict[str, list[Entry]] = {}
@@ -213,12 +219,99 @@ class Matcher:
             self.automaton.add_word(key, tuple(found))
         if entries:
             self.automaton.make_automaton()
+        self.first_look = FirstLook(entries)
 
     def search(self, text: str) -> list[tuple[int, Entry]]:
         """Every `(end index, entry)` whose key ends at that index."""
         if self.automaton.kind != ahocorasick.AHOCORASICK:
             return []
         return [(end, entry) for end, found in self.automaton.iter(text) for entry in found]
+
+
+# ---- the first look: proving, in a few passes of C, that a line holds no listed word ----
+
+# Leetspeak inside a word: a letter and a digit, "@", "$" or "€" in one word (with only "!" or
+# "|" between them), or "!" or "|" before a letter, where they read as i or l. A line without
+# it reads as it is written: its words are its runs of letters, and numbers are dropped.
+_LEETSPEAK_RE = re.compile(
+    r"[^\W\d_][!|]*[\d@$€]|[\d@$€][!|]*[^\W\d_]|[!|][^\W\d_]")
+# Fast looks for the characters it needs, so that it runs only on the few lines with them.
+_LEETSPEAK_HINT_RE = re.compile(r"[\d@$€]|[!|][^\W_]")
+_LEETSPEAK_BYTES = b"0123456789@$!|"
+_NOT_LETTERS_RE = re.compile(r"[\W\d_]+")
+_LETTERS_BYTES = bytes(code if chr(code).isalpha() and code < 128 else 32 for code in range(256))
+# A listed word's first characters (at most this many) stand for it in the first look: each
+# may be written once or twice, so that the line need not be collapsed ("fuuck").
+FIRST_LOOK_CHARS = 6
+# Words of many-word entries that would send most lines to be read if they stood for their
+# entry ("i will kill you" is looked for as "kill"); collapsed, as the keys are.
+_COMMON_WORDS = frozenset(
+    "i u you wil go me te se ta tu de da a of no um que vai va je ich".split())
+
+
+def _standing_word(key: str) -> str:
+    """The word of a (collapsed) key that stands for it: the longest uncommon one."""
+    return max(key.split(" "), key=lambda word: (word not in _COMMON_WORDS, len(word)))
+
+
+def _written_as(word: str) -> Iterable[str]:
+    """`word` (collapsed) with each character written once or twice."""
+    return ("".join(chars) for chars in product(*((char, char * 2) for char in word)))
+
+
+class FirstLook:
+    """Whether a folded line may hold a listed word; False is a proof that `_word_spans` finds
+    none, so that the words need not be read (most lines). One automaton pass over the line's
+    runs of letters, single-spaced, decides.
+
+    Per entry it holds one word of the collapsed key (`_standing_word`; its first
+    FIRST_LOOK_CHARS characters) with each character written once or twice: after a space,
+    since a listed word starts a word and so does every word of an entry after the first
+    (anywhere if the entry counts inside words); and spelled out ("f u c k"), for one-letter
+    words that `read_words` joins, where an entry may start anywhere. A line whose words need
+    reading (leetspeak, `_LEETSPEAK_RE`) or that has a letter three times in a row ("fuuuck")
+    is always read.
+    """
+
+    def __init__(self, entries: dict[str, list[Entry]]) -> None:
+        self.empty = not entries
+        self.automaton = ahocorasick.Automaton()
+        letters: set[str] = set()
+        for key, found in entries.items():
+            if "1" in key:
+                continue  # a "1" reading: only a line with a digit, "!" or "|", which is read
+            standing = _standing_word(key)[:FIRST_LOOK_CHARS]
+            letters.update(standing)
+            for written in _written_as(standing):
+                self.automaton.add_word(" ".join(written), None)
+                if any(entry.inside_words for entry in found):
+                    self.automaton.add_word(written, None)
+                if not all(entry.inside_words for entry in found):
+                    self.automaton.add_word(" " + written, None)
+        for letter in letters:  # stretched ("fuuuck"): the line is read
+            self.automaton.add_word(letter * 3, None)
+            self.automaton.add_word(" ".join(letter * 3), None)
+        if letters:
+            self.automaton.make_automaton()
+
+    def may_hold(self, folded: str) -> bool:
+        if self.empty:
+            return False
+        if folded.isascii():  # bytes.translate: one C loop over a 256-byte table
+            raw = folded.encode("ascii")
+            if len(raw.translate(None, _LEETSPEAK_BYTES)) != len(raw) and (
+                    _LEETSPEAK_RE.search(folded)):
+                return True
+            words = " ".join(raw.translate(_LETTERS_BYTES).decode("ascii").split())
+        else:
+            if _LEETSPEAK_HINT_RE.search(folded) and _LEETSPEAK_RE.search(folded):
+                return True
+            words = _NOT_LETTERS_RE.sub(" ", folded)
+        if self.automaton.kind != ahocorasick.AHOCORASICK:
+            return False  # every entry has a "1", which only a line read above can hold
+        for _ in self.automaton.iter(" " + words):
+            return True
+        return False
 
 
 def _readings(stream: str) -> set[str]:
@@ -308,6 +401,14 @@ def _starred_spans(folded: str) -> list[tuple[int, int, str]]:
 
 
 def _word_spans(folded: str) -> list[tuple[int, int, str]]:
+    """Spans `(start, end, category)` of listed words in a folded line."""
+    if not matcher().first_look.may_hold(folded):
+        return []
+    return read_word_spans(folded)
+
+
+def read_word_spans(folded: str) -> list[tuple[int, int, str]]:
+    """`_word_spans` without the first look: the line's words read one by one."""
     words = read_words(folded)
     if not words.stream:
         return []
@@ -364,7 +465,7 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
 
 def filter_line(text: str) -> FilterResult:
     """The line as the partner may see it, with listed words and contact details masked."""
-    folded, index = fold(text)
+    folded = fold_text(text)  # once, for the word lists, contact patterns and harm rules
     spans = _word_spans(folded)
     if "*" in folded:
         spans.extend(_starred_spans(folded))
@@ -374,6 +475,7 @@ def filter_line(text: str) -> FilterResult:
         spans.extend(contacts.contact_spans(folded, urls=settings.FILTER_MASK_URLS))
     if not spans:
         return FilterResult(text, False, harm=hits)
+    index = fold(text)[1]  # where each folded character came from: only to mask
     if index is None:
         original = [(start, end) for start, end, _ in spans]
     else:
