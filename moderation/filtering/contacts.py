@@ -67,6 +67,7 @@ _HANDLE_FILLER = (r"(?:[\s:=>\-–@,]|\b(?:is|id|name|handle|username|user|me|at
 # Cheap first looks, so that the full patterns run only on the few lines that may match.
 _APP_HINT_RE = re.compile(_APPS)
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_DIGIT_WORD_RE = re.compile("|".join(_DIGIT_WORDS))
 _ASCII_DIGITS = b"0123456789"
 _OTHER_DIGIT_RE = re.compile(r"(?![0-9])\d")  # \d is str.isdecimal()
 HANDLE_RE = re.compile(
@@ -139,4 +140,8 @@ def _may_hold_a_phone_number(folded: str) -> bool:
         if _OTHER_DIGIT_RE.search(folded):
             return True  # digits of other scripts, rare enough to look at closely
         digits = sum(map(folded.count, "0123456789"))
-    return digits >= 7 or digits + sum(map(folded.count, _DIGIT_WORDS)) >= 7
+    if digits >= 7:
+        return True
+    # Number words are rare: one search for any of them before counting each.
+    return _DIGIT_WORD_RE.search(folded) is not None and (
+        digits + sum(map(folded.count, _DIGIT_WORDS)) >= 7)

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations, product
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 
@@ -73,6 +74,7 @@ SUFFIXES = frozenset({"s", "es", "d", "ed", "er", "ers", "ing", "ings"})
 WORD_RE = re.compile(r"(?:[^\W_]|[@$!|€])+")
 LETTER_RE = re.compile(r"[^\W\d_]")
 REPEAT_RE = re.compile(r"(.)\1+")
+_FIRST_GROUP = itemgetter(1)  # REPEAT_RE's replacement, called from C (a template is not)
 # A single run this long is deliberate stretching, so "fuckingggg" counts as "fucking".
 STRETCHED_RUN = 3
 
@@ -158,14 +160,17 @@ def read_words(folded: str) -> _Words:
         letter_origins.clear()
 
     for match in WORD_RE.finditer(folded):
-        word = match.group()
+        bare = match.group()
         start = match.start()
-        # "!" and "|" at a word's edge are punctuation; only inside a word are they letters.
-        bare = word.strip("!|")
-        if not bare or not LETTER_RE.search(bare):
-            continue  # a number or a row of symbols
-        start += len(word) - len(word.lstrip("!|"))
-        bare = bare.translate(LEET)
+        if not bare.isalpha():  # letters only (most words) read as they are
+            word = bare
+            # "!" and "|" at a word's edge are punctuation; only inside a word are they
+            # letters.
+            bare = word.strip("!|")
+            if not bare or not LETTER_RE.search(bare):
+                continue  # a number or a row of symbols
+            start += len(word) - len(word.lstrip("!|"))
+            bare = bare.translate(LEET)
         if len(bare) == 1:
             letters.append(bare)
             letter_origins.append(start)
@@ -412,7 +417,7 @@ def read_word_spans(folded: str) -> list[tuple[int, int, str]]:
     words = read_words(folded)
     if not words.stream:
         return []
-    collapsed = REPEAT_RE.sub(r"\1", words.stream)
+    collapsed = REPEAT_RE.sub(_FIRST_GROUP, words.stream)
     hits = matcher().search(collapsed)
     if not hits:
         return []
