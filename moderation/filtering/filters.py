@@ -17,6 +17,14 @@ plainly:
    word and ends one, or ends in a common inflection ("-s", "-ed", "-ing"): ordinary words
    that merely contain an entry ("Scunthorpe", "assassin", "therapist") are left alone.
 
+Most lines hold no listed word, and steps 2-4 (Python over every word) cost most of the
+filter, so a first look (`FirstLook`) comes before them: without leetspeak, a line's words
+are its runs of letters, and one automaton pass over them, single-spaced, can prove that no
+entry starts a word there; only the lines it cannot clear are read word by word. It decides
+nothing itself: the lines it clears are exactly those on which the reading finds nothing
+(tests/test_filter_first_look.py checks this with hypothesis). The line is folded once, and
+the folded line serves the word lists, the contact patterns and the harm rules.
+
 Masking: every character of the original line from the first to the last character that made
 up a hit becomes "*", except whitespace, which is kept. The masked line has exactly the
 original's length in code points, and a zero-width character inside a hit is masked too.
