@@ -338,31 +338,46 @@ def report_full(args: argparse.Namespace, raw_rounds: list[dict[str, Any]]) -> N
 
 def one_phase(started: Servers, args: argparse.Namespace, profile: Path | None) -> None:
     """Only the steady step or only the closed-loop peak, of the chosen relays (`--relays`),
-    each figure also as a ratio to the daphne floor when it ran: for iterating on a change."""
+    each figure also as a ratio to the daphne floor when it ran: for iterating on a change.
+    With `--rounds N` the relays take turns N times and the medians are shown, so that a
+    machine whose load drifts favours none of them."""
     closed = args.phase == "peak"
-    results = {}
-    for name in args.relays.split(","):
-        results[name] = measure(started, KINDS[name], args, closed_loop=closed,
-                                pairs=args.peak_pairs if closed else args.pairs,
-                                profile=profile if name == "project" else None)
-    floor = results.get("floor")
+    names = args.relays.split(",")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for _ in range(args.rounds):
+        for name in names:
+            runs[name].append(measure(
+                started, KINDS[name], args, closed_loop=closed,
+                pairs=args.peak_pairs if closed else args.pairs,
+                profile=profile if name == "project" and not runs[name] else None))
+
+    def median(name: str, value: Any) -> float | None:
+        values = [v for v in (value(result["steps"][0]) for result in runs[name])
+                  if v is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    columns = {
+        "delivered/s": lambda step: step["delivered_lines_per_s"],
+        "p50 ms": lambda step: step["partner_latency_ms"]["p50"],
+        "p99 ms": lambda step: step["partner_latency_ms"]["p99"],
+        "cpu ms/line": server_cpu_ms,
+        "redis ms/line": lambda step: step.get("cpu_ms_per_line", {}).get("redis"),
+    }
+    figures = {name: {column: median(name, value) for column, value in columns.items()}
+               for name in names}
+    floor = figures.get("floor")
     rows = []
-    for name, result in results.items():
-        step = result["steps"][0]
-        base = floor["steps"][0] if floor else None
-        values = [step["delivered_lines_per_s"], step["partner_latency_ms"]["p50"],
-                  step["partner_latency_ms"]["p99"], server_cpu_ms(step),
-                  faults(result)]
-        rows.append([name, *values,
-                     ratio(values[0], base and base["delivered_lines_per_s"]),
-                     ratio(values[2], base and base["partner_latency_ms"]["p99"]),
-                     ratio(values[3], base and server_cpu_ms(base))])
+    for name, values in figures.items():
+        rows.append([name, *values.values(), sum(faults(result) for result in runs[name]),
+                     *(ratio(values[column], floor and floor[column])
+                       for column in ("delivered/s", "p99 ms", "cpu ms/line"))])
     print_table(f"relay, {args.phase} only ({args.peak_pairs if closed else args.pairs} pairs, "
-                f"{args.duration:g} s)",
-                ["", "delivered/s", "p50 ms", "p99 ms", "cpu ms/line", "faults",
-                 "/floor lines", "/floor p99", "/floor cpu"], rows)
+                f"{args.duration:g} s" + (f", median of {args.rounds} rounds" if args.rounds > 1
+                                          else "") + ")",
+                ["", *columns, "faults", "/floor lines", "/floor p99", "/floor cpu"], rows)
     if args.json:
-        print_json("relay", {"mode": args.phase, "machine": machine(), "results": results})
+        print_json("relay", {"mode": args.phase, "machine": machine(), "figures": figures,
+                             "runs": runs})
 
 
 def main() -> None:

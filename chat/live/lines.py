@@ -13,6 +13,7 @@ process gets a `chat.line` event through the channel layer."""
 from __future__ import annotations
 
 import time
+import weakref
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -31,10 +32,11 @@ from moderation.filtering.filters import filter_line
 from moderation.filtering.harm import SELF_HARM_IDEATION, support_frame
 
 
-def here() -> dict[str, Socket]:
+def here() -> weakref.WeakValueDictionary[str, Socket]:
     """The running event loop's live sockets by channel name (held by the process's runtime;
-    the consumer adds a socket once admitted and drops it as it closes)."""
-    return runtime().loop_part("chat.sockets_here", dict)
+    the consumer adds a socket once admitted and drops it as it ends; weakly, so that a socket
+    whose application was dropped without ending is not kept alive by it)."""
+    return runtime().loop_part("chat.sockets_here", weakref.WeakValueDictionary)
 
 
 async def on_message(socket: Socket, frame: dict[str, Any]) -> None:
