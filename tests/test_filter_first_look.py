@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from moderation.filtering import contacts
 from moderation.filtering.filters import (
+    SUFFIXES,
     _wordlist_lines,
     fold,
     fold_text,
@@ -59,7 +60,10 @@ def disguised(draw: st.DrawFn) -> str:
     return line
 
 
-LINES = st.one_of(disguised(), st.text(alphabet=CHARACTERS, max_size=30))
+# Listed words as they are written, inflected ("wanking", "bitches"), in a sentence.
+INFLECTED = st.builds("{}{}{} {}".format, st.sampled_from(AROUND), st.sampled_from(ENTRIES),
+                      st.sampled_from(sorted(SUFFIXES)), st.sampled_from(AROUND))
+LINES = st.one_of(disguised(), INFLECTED, st.text(alphabet=CHARACTERS, max_size=30))
 
 
 def passed_by_first_look(line: str) -> bool:

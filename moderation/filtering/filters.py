@@ -262,14 +262,26 @@ _COMMON_WORDS = frozenset(
     "i u you wil go me te se ta tu de da a of no um que vai va je ich".split())
 
 
-def _standing_word(key: str) -> str:
-    """The word of a (collapsed) key that stands for it: the longest uncommon one."""
-    return max(key.split(" "), key=lambda word: (word not in _COMMON_WORDS, len(word)))
+def _standing_word(key: str) -> tuple[int, str]:
+    """The word of a (collapsed) key that stands for it, the longest uncommon one, and where
+    it starts in the key."""
+    offset, standing = max(
+        ((sum(len(word) + 1 for word in key.split(" ")[:number]), word)
+         for number, word in enumerate(key.split(" "))),
+        key=lambda found: (found[1] not in _COMMON_WORDS, len(found[1])))
+    return offset, standing
 
 
-def _written_as(word: str) -> Iterable[str]:
-    """`word` (collapsed) with each character written once or twice."""
-    return ("".join(chars) for chars in product(*((char, char * 2) for char in word)))
+def _written_as(word: str, needs: Iterable[int]) -> Iterable[str]:
+    """`word` (collapsed) with each character written as many times as its entry needs, up
+    to twice (a longer run is looked at anyway)."""
+    return ("".join(chars) for chars in product(
+        *(tuple(char * times for times in range(max(need, 1), 3))
+          for char, need in zip(word, needs, strict=True))))
+
+
+# What may follow a listed word in the same word: nothing, or a common inflection.
+_WORD_ENDS = (" ", *(suffix + " " for suffix in sorted(SUFFIXES)))
 
 
 class FirstLook:
@@ -277,13 +289,14 @@ class FirstLook:
     none, so that the words need not be read (most lines). One automaton pass over the line's
     runs of letters, single-spaced, decides.
 
-    Per entry it holds one word of the collapsed key (`_standing_word`; its first
-    FIRST_LOOK_CHARS characters) with each character written once or twice: after a space,
-    since a listed word starts a word and so does every word of an entry after the first
-    (anywhere if the entry counts inside words); and spelled out ("f u c k"), for one-letter
-    words that `read_words` joins, where an entry may start anywhere. A line whose words need
-    reading (leetspeak, `_LEETSPEAK_RE`) or that has a letter three times in a row ("fuuuck")
-    is always read.
+    Per entry it holds one word of the collapsed key (`_standing_word`) with each character
+    written as often as the entry needs, once or twice: after a space, since a listed word
+    starts a word and so does every word of an entry after the first (anywhere if the entry
+    counts inside words), and followed by the end of the word or an inflection ("ass",
+    "asses", not "assume"); words longer than FIRST_LOOK_CHARS by their start alone. And
+    spelled out ("f u c k"), for one-letter words that `read_words` joins, where an entry may
+    start and end anywhere. A line whose words need reading (leetspeak, `_LEETSPEAK_RE`) or
+    that has a letter three times in a row ("fuuuck") is always read.
     """
 
     def __init__(self, entries: dict[str, list[Entry]]) -> None:
@@ -293,14 +306,19 @@ class FirstLook:
         for key, found in entries.items():
             if "1" in key:
                 continue  # a "1" reading: only a line with a digit, "!" or "|", which is read
-            standing = _standing_word(key)[:FIRST_LOOK_CHARS]
+            offset, standing = _standing_word(key)
+            whole = len(standing) <= FIRST_LOOK_CHARS
+            standing = standing[:FIRST_LOOK_CHARS]
             letters.update(standing)
-            for written in _written_as(standing):
-                self.automaton.add_word(" ".join(written), None)
-                if any(entry.inside_words for entry in found):
-                    self.automaton.add_word(written, None)
-                if not all(entry.inside_words for entry in found):
-                    self.automaton.add_word(" " + written, None)
+            for entry in found:
+                needs = entry.runs[offset:offset + len(standing)]
+                for written in _written_as(standing, needs):
+                    self.automaton.add_word(" ".join(written), None)
+                    if entry.inside_words:
+                        self.automaton.add_word(written, None)
+                    else:
+                        for end in (_WORD_ENDS if whole else ("",)):
+                            self.automaton.add_word(" " + written + end, None)
         for letter in letters:  # stretched ("fuuuck"): the line is read
             self.automaton.add_word(letter * 3, None)
             self.automaton.add_word(" ".join(letter * 3), None)
@@ -322,7 +340,7 @@ class FirstLook:
             words = _NOT_LETTERS_RE.sub(" ", folded)
         if self.automaton.kind != ahocorasick.AHOCORASICK:
             return False  # every entry has a "1", which only a line read above can hold
-        for _ in self.automaton.iter(" " + words):
+        for _ in self.automaton.iter(f" {words} "):
             return True
         return False
 
