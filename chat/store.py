@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -177,7 +178,9 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "live") -> None:
         self.lua = LuaRedis(url)
         self.prefix = prefix
-        self._batches: dict[int, ScriptBatch] = {}  # per Redis client, i.e. per event loop
+        # One batch per event loop, on that loop's client (the runtime's, one per loop).
+        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ScriptBatch] = \
+            weakref.WeakKeyDictionary()
         self._rates: dict[str, tuple[int, int]] = {}
 
     def _redis(self):  # noqa: ANN202 - redis.asyncio.Redis
@@ -286,11 +289,13 @@ class RedisStore:
         return int(wait_ms) / 1000 if int(wait_ms) else None
 
     def _accept_batch(self) -> ScriptBatch:
-        redis = self._redis()
-        batch = self._batches.get(id(redis))
-        if batch is None or batch.script.registered_client is not redis:
-            batch = self._batches[id(redis)] = ScriptBatch(self._script("accept_line"),
-                                                           answers_each=2)
+        # Found by the loop, not by the client: asking the runtime for the client costs more
+        # per line than the rest of this method.
+        loop = asyncio.get_running_loop()
+        batch = self._batches.get(loop)
+        if batch is None:
+            batch = self._batches[loop] = ScriptBatch(self._script("accept_line"),
+                                                      answers_each=2)
         return batch
 
     async def accept_line(self, conversation_id: str, line: dict[str, Any], rate_key: str,
