@@ -127,6 +127,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank[path(item)])
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A worker's chromium serves its browser files, which run first and one after the other
+    (above); it is stopped before the worker's first test without a browser, whose event loop
+    Playwright's sync API would otherwise hold (tests/browser.py)."""
+    browser = sys.modules.get("browser")  # tests/browser.py, once a browser file imported it
+    if browser is not None and item.get_closest_marker("browser") is None:
+        browser.stop_chromiums(item.config)
+
+
 # ---- fixtures ----
 
 
@@ -272,14 +281,12 @@ def launch_server(log_dir: Path, redis_url: str | None, extra_env: dict[str, str
     raise RuntimeError(f"daphne not healthy in 30 s ({state}):\n{server.log()}")
 
 
-@pytest.fixture(scope="module")
-def _module_servers() -> Iterator[dict[tuple, list[Server]]]:
-    """Servers kept for the whole module (see `start_server`), stopped after its last test."""
+@pytest.fixture(scope="session")
+def _shared_servers() -> Iterator[dict[tuple, list[Server]]]:
+    """Servers kept for the worker's session (see `start_server`), stopped at its end."""
     shared: dict[tuple, list[Server]] = {}
     yield shared
-    for group in shared.values():
-        for server in group:
-            server.stop(grace=TEARDOWN_GRACE)
+    stop_servers([server for group in shared.values() for server in group])
 
 
 @pytest.fixture
@@ -288,11 +295,12 @@ def start_server(transactional_db: None, postgres: None, tmp_path: Path,
     """Start real daphne processes on the test database; they are stopped after the test.
 
     In a module marked `shared_server`, a server on the embedded default (no Redis) is kept
-    for the module's later tests that ask for the same settings: its live state is in memory
-    and each test's people are new guests, so a test cannot tell, and a daphne start-up is
-    saved per test. Servers on Redis are always fresh (the test empties Redis under them)."""
+    for the worker's later tests (of such modules) that ask for the same settings: its live
+    state is in memory and each test's people are new guests, so a test cannot tell, and a
+    daphne start-up is saved per test. Servers on Redis are always fresh (the test empties
+    Redis under them)."""
     servers: list[Server] = []
-    shared = (request.getfixturevalue("_module_servers")
+    shared = (request.getfixturevalue("_shared_servers")
               if request.node.get_closest_marker("shared_server") else None)
     used: dict[tuple, int] = {}
 
@@ -314,8 +322,21 @@ def start_server(transactional_db: None, postgres: None, tmp_path: Path,
         return server
 
     yield start
-    for server in servers:
-        server.stop(grace=TEARDOWN_GRACE)
+    stop_servers(servers)
+
+
+def stop_servers(servers: list[Server]) -> None:
+    """SIGTERM to all at once; those still running after TEARDOWN_GRACE are killed."""
+    running = [server.process for server in servers if server.process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + TEARDOWN_GRACE
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture

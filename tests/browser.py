@@ -1,9 +1,15 @@
 """Driving the site's pages with Debian's chromium through Playwright (sync API).
 
 Shared by the tests/test_*_browser.py files. Each browser context is one person: its own
-cookies, so its own guest account. One chromium serves all the tests of a module; every page
-it opens reports Content-Security-Policy violations and script errors, and a test during which
-any happened fails (at its teardown) with the messages.
+cookies, so its own guest account, and a test's contexts are closed after it. One chromium (per
+set of flags) serves the browser tests of a pytest(-xdist) worker; every page it opens reports
+Content-Security-Policy violations and script errors, and a test during which any happened
+fails (at its teardown) with the messages.
+
+Playwright's sync API keeps an event loop in the thread while it runs, which the async tests
+and Django's async-unsafe check would trip over; the browser files start first (conftest.py),
+so each worker runs its browser files one after the other, and the chromium is stopped when the
+worker moves on to a file without browser tests (or at the end of the session).
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
+    Playwright,
     expect,
     sync_playwright,
 )
@@ -33,7 +40,7 @@ PHONE_CONTEXT = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "devic
 # What the browser itself logs about the network (a socket a test cut, a 404 a test asked for)
 # is not the page's fault; everything else logged as an error is.
 NETWORK_NOISE = ("Failed to load resource", "WebSocket connection to")
-BROWSERS = pytest.StashKey[dict]()
+CHROMIUMS = pytest.StashKey["Chromiums"]()
 
 
 class CheckedBrowser:
@@ -75,32 +82,52 @@ class CheckedBrowser:
         return getattr(self.browser, name)
 
 
-def module_browser(request: pytest.FixtureRequest, flags: list[str]) -> CheckedBrowser:
-    """The chromium (with these flags) shared by the tests of the requesting module."""
-    module = request.node.getparent(pytest.Module)
-    shared = request.config.stash.setdefault(BROWSERS, {})
-    if module.nodeid not in shared:
-        playwright = sync_playwright().start()
-        browsers: dict[tuple[str, ...], CheckedBrowser] = {}
-        shared[module.nodeid] = (playwright, browsers)
+class Chromiums:
+    """The worker's Playwright and its chromium processes, by flags; started when a browser
+    test first asks, stopped by `stop`."""
 
-        def close() -> None:
-            del shared[module.nodeid]
-            for checked in browsers.values():
-                checked.browser.close()
-            playwright.stop()
+    def __init__(self) -> None:
+        self.playwright: Playwright | None = None
+        self.browsers: dict[tuple[str, ...], CheckedBrowser] = {}
 
-        module.addfinalizer(close)
-    playwright, browsers = shared[module.nodeid]
-    key = tuple(flags)
-    if key not in browsers:
-        browsers[key] = CheckedBrowser(
-            playwright.chromium.launch(executable_path=CHROMIUM, args=flags))
-    return browsers[key]
+    def get(self, flags: list[str]) -> CheckedBrowser:
+        if self.playwright is None:
+            self.playwright = sync_playwright().start()
+        key = tuple(flags)
+        if key not in self.browsers:
+            self.browsers[key] = CheckedBrowser(
+                self.playwright.chromium.launch(executable_path=CHROMIUM, args=flags))
+        return self.browsers[key]
+
+    def stop(self) -> None:
+        browsers, self.browsers = self.browsers, {}
+        for checked_browser in browsers.values():
+            checked_browser.browser.close()
+        if self.playwright is not None:
+            self.playwright.stop()
+            self.playwright = None
+
+
+def chromiums(config: pytest.Config) -> Chromiums:
+    if CHROMIUMS not in config.stash:
+        config.stash[CHROMIUMS] = Chromiums()
+        config.add_cleanup(config.stash[CHROMIUMS].stop)
+    return config.stash[CHROMIUMS]
+
+
+def stop_chromiums(config: pytest.Config) -> None:
+    """Stop the worker's chromium, if it runs (conftest.py: before a test without browser)."""
+    if CHROMIUMS in config.stash:
+        config.stash[CHROMIUMS].stop()
+
+
+def worker_browser(request: pytest.FixtureRequest, flags: list[str]) -> CheckedBrowser:
+    """The chromium (with these flags) shared by this worker's browser tests."""
+    return chromiums(request.config).get(flags)
 
 
 def checked(request: pytest.FixtureRequest, flags: list[str]) -> Iterator[CheckedBrowser]:
-    chromium = module_browser(request, flags)
+    chromium = worker_browser(request, flags)
     chromium.end_test()
     yield chromium
     problems = chromium.end_test()
