@@ -5,13 +5,11 @@ disguised listed words ("f u c k", "fuuuck", "5h!t", "a$$hole", "xfuck", joined 
 one-letter words, numbers between letters) and on random text, and on the benchmark's mix."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from bench.filter_bench import line_mix
 from moderation.filtering import contacts
 from moderation.filtering.filters import (
     SUFFIXES,
@@ -22,9 +20,6 @@ from moderation.filtering.filters import (
     read_word_spans,
     wordlist_entries,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.filter_bench import line_mix  # noqa: E402
 
 ENTRIES = sorted({stream for stream, _, _ in wordlist_entries(_wordlist_lines())})
 LEET = {"a": "4@", "e": "3€", "i": "1!|", "l": "1|", "o": "0", "s": "5$", "t": "7", "b": "8",
