@@ -127,12 +127,15 @@ def log_ttl() -> int:
 
 
 class ScriptBatch:
-    """Calls of one batch-form Lua script made during one turn of the event loop, sent to Redis
-    as one call of it: under load many sockets accept a line in the same turn, and one script
-    call for all of them costs Redis and redis-py far less than one call each (and one
-    pipeline of calls still cost redis-py a command each). The script takes its calls' keys
-    and arguments one call after the other and answers `answers_each` values a call, in
-    order. A lone call is a batch of one."""
+    """Calls of one batch-form Lua script, sent to Redis as one call of it: under load many
+    sockets accept a line at about the same time, and one script call for all of them costs
+    Redis and redis-py far less than one call each (above all the write to Redis's socket,
+    a system call each). The script takes its calls' keys and arguments one call after the
+    other and answers `answers_each` values a call, in order.
+
+    One batch is on its way at a time: calls made meanwhile wait for its answer and then go
+    together (a group commit), so batches grow with the load by themselves; a lone call, with
+    nothing on its way, goes at the end of the loop turn it was made in."""
 
     def __init__(self, script: Any, answers_each: int) -> None:
         self.script = script  # redis.commands.core.AsyncScript
@@ -140,11 +143,13 @@ class ScriptBatch:
         self.keys: list[Any] = []
         self.args: list[Any] = []
         self.futures: list[asyncio.Future] = []
+        self.busy = False  # a batch is on its way, or about to leave
 
     def call(self, keys: list[str], args: list[Any]) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self.futures:
+        if not self.busy:
+            self.busy = True
             loop.call_soon(self._flush)
         self.keys += keys
         self.args += args
@@ -152,6 +157,9 @@ class ScriptBatch:
         return future
 
     def _flush(self) -> None:
+        if not self.futures:
+            self.busy = False
+            return
         batch = self.keys, self.args, self.futures
         self.keys, self.args, self.futures = [], [], []
         asyncio.get_running_loop().create_task(self._send(*batch))
@@ -165,11 +173,13 @@ class ScriptBatch:
             for future in futures:
                 if not future.done():
                     future.set_exception(error)
-            return
-        each = self.answers_each
-        for n, future in enumerate(futures):
-            if not future.done():
-                future.set_result(answers[n * each:(n + 1) * each])
+        else:
+            each = self.answers_each
+            for n, future in enumerate(futures):
+                if not future.done():
+                    future.set_result(answers[n * each:(n + 1) * each])
+        finally:
+            self._flush()  # what gathered meanwhile, together
 
 
 class RedisStore:

@@ -49,3 +49,28 @@ async def test_a_redis_that_lost_its_scripts_still_accepts_a_batch(redis_url):
     redis.Redis.from_url(redis_url).script_flush()
     got = await accept_many(store, "c3", senders=5, each=2)
     assert sorted(seq for seqs in got for seq in seqs) == list(range(6, 16))
+
+
+async def test_lines_that_come_while_a_batch_is_on_its_way_leave_together(redis_url):
+    """A group commit: 40 senders, each one loop turn after the other, need far fewer calls
+    to Redis than lines, and each still gets its own number."""
+    store = RedisStore(redis_url, prefix="t")
+    batch = store._accept_batch()
+    script, calls = batch.script, []
+
+    async def counted(keys: list, args: list) -> list:
+        calls.append(len(keys) // 3)
+        return await script(keys=keys, args=args)
+
+    batch.script = counted
+
+    async def sender(n: int) -> int | None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+        seq, _ = await store.accept_line("c4", {"sender": n, "text": "hi"}, f"lines:{n}",
+                                         "1000/10s")
+        return seq
+
+    seqs = await asyncio.gather(*(sender(n) for n in range(40)))
+    assert sorted(seqs) == list(range(1, 41))
+    assert sum(calls) == 40 and len(calls) <= 10, calls
