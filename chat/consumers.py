@@ -43,6 +43,8 @@ CLOSE_FORBIDDEN = safety.CLOSE_FORBIDDEN
 CLOSE_TRY_AGAIN_LATER = lifecycle.CLOSE_TRY_AGAIN_LATER
 # Refusals that are the server's own state, not the client's doing, and cost no strike.
 NO_STRIKE_CODES = frozenset({"rate_limited", "unavailable", "internal"})
+# Frames whose handler checks the sender's rate in the same Redis step as its work.
+SELF_RATED = frozenset({"message", "find"})
 INTERNAL_ERROR = MappingProxyType({
     "type": "error", "code": "internal",
     "detail": "the server could not handle that frame; nothing changed"})
@@ -247,7 +249,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return  # refused at connect and closing: nothing to answer
         try:
             frame = parse_frame(text_data)
-            if frame["type"] != "message":
+            # A line's rate is checked with its acceptance, a find's in its pairing step.
+            if frame["type"] not in SELF_RATED:
                 await socket.check_rate("frames", settings.FRAME_RATE_LIMIT)
             await FRAMES[frame["type"]](socket, frame)
         except FrameError as error:

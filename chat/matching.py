@@ -12,7 +12,9 @@ The rule itself is one Lua script, `chat/lua/find_partner.lua`, run as one step 
 that two processes can never hand out the same waiting user; without a Redis URL the same
 script runs in this process (chat.lua). The queue keeps a per-mode count of who is searching.
 The decisions a process asks for while one is on its way go to Redis together, in one round
-trip (`Batches`): a burst of finds costs a few round trips instead of one each.
+trip (`Batches`): a burst of finds costs a few round trips instead of one each. A socket's
+find asks `pair` (`chat/lua/pair.lua`): its frame rate, the decision and the live conversation
+opened for both, all in one step.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from django.conf import settings
 from redis.exceptions import NoScriptError
 
 from chat.lua import LuaRedis
+from chat.store import get_store
 from chatsite.plumbing.runtime import runtime
 
 MODES = ("text", "voice", "video")
@@ -99,6 +102,11 @@ class Pairing:
     seeker: Seeker
     waiting: Seeker
     common_interests: list[str]
+    # `pair`'s: the live conversation opened for both (its JSON value), or which of the two
+    # was in a live conversation already (then nothing was opened).
+    conversation: dict[str, Any] | None = None
+    seeker_taken: bool = False
+    partner_taken: bool = False
 
     @property
     def tandem(self) -> bool:
@@ -137,8 +145,11 @@ class RedisMatcher:
     the same scripts either way."""
 
     def __init__(self, url: str, prefix: str = "match", interest_wait_s: float | None = None,
-                 lease_s: float | None = None, scan: int | None = None):
-        self.lua = LuaRedis(url)
+                 lease_s: float | None = None, scan: int | None = None,
+                 lua: LuaRedis | None = None):
+        # `lua`: the live store's Redis, so that `pair` opens the conversation where the
+        # store reads it (the embedded default is one Redis per LuaRedis).
+        self.lua = lua if lua is not None else LuaRedis(url)
         self.prefix = prefix
         self.interest_wait_ms = int(1000 * (interest_wait_s if interest_wait_s is not None
                                             else settings.MATCH_INTEREST_WAIT_SECONDS))
@@ -166,16 +177,32 @@ class RedisMatcher:
     def queue_key(self, mode: str) -> str:
         return f"{self.prefix}:queue:{mode}"
 
+    def _decision_args(self, seeker: Seeker, renew: bool) -> list[object]:
+        return [seeker.to_json(), self.interest_wait_ms, self.lease_ms, self.scan,
+                "1" if renew else "0", TANDEM_SCORE]
+
     async def find_partner(self, seeker: Seeker, renew: bool = False) -> Pairing | str | None:
-        raw = await self._run("find_partner", seeker.to_json(), self.interest_wait_ms,
-                              self.lease_ms, self.scan, "1" if renew else "0", TANDEM_SCORE)
+        raw = await self._run("find_partner", *self._decision_args(seeker, renew))
+        return raw if raw is None or raw == NOT_QUEUED else _pairing(seeker, json.loads(raw))
+
+    async def pair(self, seeker: Seeker, opening: list[object], renew: bool = False,
+                   rate: list[object] | None = None) -> Pairing | float | str | None:
+        """`find_partner`, and the live conversation opened for both in the same step
+        (`chat/lua/pair.lua`): `opening` is the store's `opening_args` of the new
+        conversation; `rate` its `rate_args` of a limit checked first, whose refusal answers
+        the seconds to wait (nothing else done)."""
+        raw = await self._run("pair", *self._decision_args(seeker, renew), *opening,
+                              *(rate or ("", 0, 0)))
         if raw is None or raw == NOT_QUEUED:
             return raw
         decided = json.loads(raw)
-        seeker.since_ms = decided["since"]
-        common = decided["common"] if isinstance(decided["common"], list) else []
-        return Pairing(seeker=seeker, waiting=Seeker.from_dict(decided["partner"]),
-                       common_interests=_order_like(seeker.interests, common))
+        if "wait" in decided:
+            return decided["wait"] / 1000
+        pairing = _pairing(seeker, decided)
+        pairing.conversation = decided.get("conversation")
+        pairing.seeker_taken = bool(decided.get("seeker_taken"))
+        pairing.partner_taken = bool(decided.get("partner_taken"))
+        return pairing
 
     async def cancel(self, user_id: int, channel: str | None = None) -> bool:
         return bool(await self._run("cancel", user_id, channel or ""))
@@ -235,14 +262,19 @@ class Batches:
             self.busy = False
 
 
-def _order_like(order: list[str], tags: list[str]) -> list[str]:
-    wanted = set(tags)
-    return [tag for tag in order if tag in wanted]
+def _pairing(seeker: Seeker, decided: dict[str, Any]) -> Pairing:
+    seeker.since_ms = decided["since"]
+    # In the seeker's order (decide.lua); cjson writes an empty list as an empty object.
+    common = decided["common"] if isinstance(decided["common"], list) else []
+    return Pairing(seeker=seeker, waiting=Seeker.from_dict(decided["partner"]),
+                   common_interests=common)
 
 
 def get_matcher() -> RedisMatcher:
-    """The process's matcher, held by its runtime."""
-    return runtime().part("matcher", lambda: RedisMatcher(settings.REDIS_URL))
+    """The process's matcher, held by its runtime, on the live store's Redis (`pair` opens
+    the conversation there)."""
+    return runtime().part("matcher", lambda: RedisMatcher(settings.REDIS_URL,
+                                                          lua=get_store().lua))
 
 
 def reset_matcher() -> None:

@@ -67,7 +67,11 @@ class LiveConversation:
 
     @classmethod
     def from_json(cls, raw: str) -> LiveConversation:
-        data = json.loads(raw)
+        return cls.from_dict(json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LiveConversation:
+        """From its JSON's value (written here or by `pair.lua`)."""
         members = data.pop("members")
         if not isinstance(data["common_interests"], list):  # cjson writes [] as {}
             data["common_interests"] = []
@@ -88,6 +92,7 @@ class LiveStore(Protocol):
     async def release_socket(self, user_id: int, channel: str) -> None: ...
     async def socket_of(self, user_id: int) -> str | None: ...
     async def open_conversation(self, conversation: LiveConversation) -> bool: ...
+    async def conversation(self, conversation_id: str) -> LiveConversation | None: ...
     async def conversation_of(self, user_id: int) -> LiveConversation | None: ...
     async def mark_away(self, conversation_id: str, user_id: int, channel: str) -> bool: ...
     async def rejoin(self, conversation_id: str, user_id: int, channel: str,
@@ -221,6 +226,25 @@ class RedisStore:
         return bool(await self._script("open_conversation")(
             keys=keys, args=[conversation.id, conversation.to_json(), LIVE_STATE_TTL,
                              self._key("conv", "")]))
+
+    def opening_args(self, conversation_id: str) -> list[object]:
+        """What `pair.lua` needs to open conversation `conversation_id` in the step that
+        pairs: its id, where conversations and users' conversations are kept, their ttl."""
+        return [conversation_id, self._key("conv", ""), self._key("user-conv", ""),
+                LIVE_STATE_TTL]
+
+    def rate_args(self, key: str, rate: str) -> list[object]:
+        """A rate limit (`hit(key, rate)`) for a script that checks it in its own step."""
+        parsed = self._rates.get(rate)
+        if parsed is None:
+            parsed = self._rates[rate] = parse_rate(rate)
+        limit, window = parsed
+        return [self._key("rl", key), limit, window * 1000]
+
+    async def conversation(self, conversation_id: str) -> LiveConversation | None:
+        """The live conversation `conversation_id`, in one read; None once it has closed."""
+        raw = await self._redis().get(self._key("conv", conversation_id))
+        return LiveConversation.from_json(raw) if raw else None
 
     async def conversation_of(self, user_id: int) -> LiveConversation | None:
         redis = self._redis()

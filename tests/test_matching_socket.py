@@ -137,3 +137,18 @@ async def test_pairings_made_at_once_are_each_recorded_for_both_sides(backend: s
     assert len(rows) == 6 and all(reason == "left" for *_, reason in rows)
     assert {uid for a, b, _ in rows for uid in (a, b)} == {c.user.id for c in clients}
     await close_all(*clients)
+
+
+async def test_a_find_over_the_frame_rate_is_refused_and_queues_nobody(
+        backend: str, settings) -> None:  # noqa: ANN001
+    settings.FRAME_RATE_LIMIT = "2/m"
+    a, b = await connect(), await connect()
+    await find(a)  # frame 1 of 2
+    await a.send({"type": "cancel"})  # frame 2
+    assert await a.expect("cancelled") == {"type": "cancelled"}
+    await a.send({"type": "find", "mode": "text"})
+    error = await a.error()
+    assert error["code"] == "rate_limited" and error["retry_after"] > 0
+    await find(b)  # a was refused: not waiting, so b waits alone
+    assert await b.silent(0.5) and await a.silent(0.2)
+    await close_all(a, b)

@@ -25,7 +25,7 @@ from chat.live.conversation import Conversation, begin
 from chat.live.socket import Socket, Unavailable, in_db, log_failure
 from chat.matching import NOT_QUEUED, Pairing, Seeker
 from chat.protocol import FrameError
-from chat.store import LiveConversation, Member
+from chat.store import LiveConversation
 from chatsite.plumbing.runtime import runtime
 
 # How long a written conversation id is remembered, so that the other side of a pairing made
@@ -80,8 +80,7 @@ async def on_find(socket: Socket, frame: dict[str, Any]) -> None:
         handle=socket.handle, keeps_history=socket.keeps_history,
     )
     socket.find_started = time.monotonic()
-    await socket.send_frame({"type": "searching", "mode": frame["mode"]})
-    await try_match(socket)
+    await try_match(socket, find=True)  # sends `searching` once the frame rate allowed it
     socket.queue_status = frame["queue_status"]
     if socket.searching:
         await send_queue_status(socket, frame["mode"])
@@ -99,19 +98,35 @@ async def on_cancel(socket: Socket, frame: dict[str, Any]) -> None:
     await socket.send_frame({"type": "cancelled"})
 
 
-async def try_match(socket: Socket, renew: bool = False) -> str | None:
+async def try_match(socket: Socket, renew: bool = False, find: bool = False) -> str | None:
+    """Pair the socket's seeker (opening the conversation in the same step) or queue it.
+    `find`: the `find` frame's own attempt, which checks the frame rate in that step (the
+    consumer leaves it to this) and then tells the client `searching`."""
     async with socket.match_lock:
         seeker = socket.searching
         if seeker is None or socket.closing:
             return None
-        result = await socket.matcher.find_partner(seeker, renew=renew)
+        result = await pair(socket, seeker, renew=renew, find=find)
+        if find:
+            if isinstance(result, float):
+                socket.searching = None
+                await socket.refuse_over_limit(result)
+            await socket.send_frame({"type": "searching", "mode": seeker.mode})
         while isinstance(result, Pairing):
-            if await start(socket, result) or await socket.store.conversation_of(
-                    socket.user_id):
+            if await start(socket, result) or result.seeker_taken:
                 return None  # matched, or taken by an invitation (its `matched` comes)
             # The partner was taken in the same instant: search afresh.
-            result = await socket.matcher.find_partner(seeker)
-        return result
+            result = await pair(socket, seeker)
+        return None if isinstance(result, float) else result
+
+
+async def pair(socket: Socket, seeker: Seeker, renew: bool = False,
+               find: bool = False) -> Pairing | float | str | None:
+    store = socket.store
+    return await socket.matcher.pair(
+        seeker, store.opening_args(str(uuid.uuid4())), renew=renew,
+        rate=store.rate_args(f"frames:{socket.user_id}", settings.FRAME_RATE_LIMIT)
+        if find else None)
 
 
 async def keep_searching(socket: Socket) -> None:
@@ -157,22 +172,18 @@ async def leave_queue(socket: Socket) -> None:
 
 
 async def start(socket: Socket, pairing: Pairing) -> bool:
-    """This socket's search found `pairing.waiting`: open the conversation for both; False
-    when one of the two was taken in the same instant (an accepted invitation)."""
-    waiting, seeker = pairing.waiting, pairing.seeker
-    live = LiveConversation(
-        id=str(uuid.uuid4()), mode=seeker.mode, initiator_id=waiting.user_id,
-        common_interests=pairing.common_interests,
-        members={s.user_id: Member(s.user_id, s.channel, s.handle, s.keeps_history,
-                                   practice=s.practice)
-                 for s in (waiting, seeker)})
-    if not await socket.store.open_conversation(live):
-        if not await socket.store.conversation_of(waiting.user_id):
+    """This socket's search found `pairing.waiting` and opened their conversation in the same
+    step: begin it for both; False when one of the two was taken in the same instant (an
+    accepted invitation), and nothing was opened."""
+    waiting = pairing.waiting
+    if pairing.conversation is None:
+        if not pairing.partner_taken:
             # The pairing took the waiting user out of the queue: it searches again
             # (`on_matched` finds no such conversation).
             await socket.send_to(waiting.channel, {"type": "chat.matched",
-                                                   "conversation": live.id})
+                                                   "conversation": str(uuid.uuid4())})
         return False
+    live = LiveConversation.from_dict(pairing.conversation)
     stop_searching(socket)
     # The user who waited makes the WebRTC offer.
     await socket.send_to(waiting.channel, {"type": "chat.matched", "conversation": live.id})
@@ -183,8 +194,8 @@ async def start(socket: Socket, pairing: Pairing) -> bool:
 
 async def on_matched(socket: Socket, event: dict[str, Any]) -> None:
     """Another socket paired with this one (or an invitation was accepted)."""
-    live = await socket.store.conversation_of(socket.user_id)
-    if live is None or live.id != event["conversation"]:
+    live = await socket.store.conversation(event["conversation"])
+    if live is None or socket.user_id not in live.members:
         # Closed again by the partner at once; the pairing took this user out of the queue.
         if socket.searching and not socket.closing:
             await try_match(socket)
