@@ -38,15 +38,20 @@ def run_bench(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[st
     return result
 
 
-@pytest.mark.parametrize(("command", "table_title", "benchmark"), [
-    ("bench/matching.py", "matching with a compatible partner waiting", "matching"),
-    ("bench/memory.py", "memory per idle connected socket", "memory"),
-    ("bench/scaling.py", "scaling (ratio = two / one)", "scaling"),
-    ("bench/recovery.py", "recovery after faults", "recovery"),
+# A small load that still runs every step of each command (speed is not measured here); four
+# pairs, --quick's, as `pair_users` tolerates one broken pair in four.
+@pytest.mark.parametrize(("command", "size", "table_title", "benchmark"), [
+    ("bench/matching.py", ["--burst", "4", "--queue", "10"],
+     "matching with a compatible partner waiting", "matching"),
+    ("bench/memory.py", ["--sockets", "4"], "memory per idle connected socket", "memory"),
+    ("bench/scaling.py", ["--rates", "2", "--duration", "1"],
+     "scaling (ratio = two / one)", "scaling"),
+    ("bench/recovery.py", [], "recovery after faults", "recovery"),
 ])
 def test_benchmark_runs_end_to_end_and_prints_its_table_and_json(
-        bench_env: dict[str, str], command: str, table_title: str, benchmark: str) -> None:
-    result = run_bench(bench_env, command, "--quick", "--json")
+        bench_env: dict[str, str], command: str, size: list[str], table_title: str,
+        benchmark: str) -> None:
+    result = run_bench(bench_env, command, "--quick", "--json", *size)
     assert table_title in result.stdout
     json_lines = [json.loads(line) for line in result.stdout.splitlines()
                   if line.startswith("{")]
@@ -55,7 +60,8 @@ def test_benchmark_runs_end_to_end_and_prints_its_table_and_json(
 
 def test_relay_benchmark_delivers_every_line_once_in_order_and_plots_latency_against_load(
         bench_env: dict[str, str], tmp_path: Path) -> None:
-    result = run_bench(bench_env, "bench/relay.py", "--quick", "--max", "--json")
+    result = run_bench(bench_env, "bench/relay.py", "--quick", "--max", "--json",
+                       "--rates", "2", "--duration", "1")
     assert "latency (ms) against offered load" in result.stdout
     assert "peak delivered lines/s" in result.stdout
     json_line = next(line for line in result.stdout.splitlines() if line.startswith("{"))

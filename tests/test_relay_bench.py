@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.m
 
 def test_one_run_measures_both_floors_and_the_project_and_loses_no_line(
         bench_env: dict[str, str]) -> None:  # noqa: F811
-    result = run_bench(bench_env, "bench/relay.py", "--quick", "--json")
+    result = run_bench(bench_env, "bench/relay.py", "--quick", "--json",
+                       "--duration", "1")
     assert "issue 16 targets" in result.stdout
     figures = json.loads(next(line for line in result.stdout.splitlines()
                               if line.startswith("{")))
