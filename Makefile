@@ -24,13 +24,15 @@ run: $(VENV)/.installed
 # database (pytest-django) and Redis database (conftest.py). Most of the time is spent waiting
 # on daphne, chromium and Redis, so three workers beat two even on two cores. The files run
 # in conftest.py's order, longest first (xdist would otherwise reorder them by test count,
-# which puts the few-test browser and benchmark files last).
+# which puts the few-test browser and benchmark files last). Every process of the suite runs
+# tests/settings.py (the site's settings, passwords hashed with one round).
 # `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 3
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	env -u REDIS_URL -u DATABASE_URL -u CELERY_BROKER_URL -u DJANGO_SETTINGS_MODULE $(VENV)/bin/pytest \
-		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10 $(PYTEST_ARGS)
+	env -u REDIS_URL -u DATABASE_URL -u CELERY_BROKER_URL -u DJANGO_SETTINGS_MODULE \
+		$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--durations=10 $(PYTEST_ARGS)
 
 # Each benchmark starts its own servers on 127.0.0.1 (PostgreSQL and Redis must run) and
 # stops them; see docs/benchmarks.md.
