@@ -197,6 +197,9 @@ class RedisStore:
         self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ScriptBatch] = \
             weakref.WeakKeyDictionary()
         self._rates: dict[str, tuple[int, int]] = {}
+        # `conversation`'s reads, batched per event loop as the lines are.
+        self._conversation_reads: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, ScriptBatch] = weakref.WeakKeyDictionary()
 
     def _redis(self):  # noqa: ANN202 - redis.asyncio.Redis
         return self.lua.client()
@@ -242,8 +245,16 @@ class RedisStore:
         return [self._key("rl", key), limit, window * 1000]
 
     async def conversation(self, conversation_id: str) -> LiveConversation | None:
-        """The live conversation `conversation_id`, in one read; None once it has closed."""
-        raw = await self._redis().get(self._key("conv", conversation_id))
+        """The live conversation `conversation_id`, in one read; None once it has closed.
+        The reads of one event loop made while one is on its way go together in one MGET
+        (`ScriptBatch`'s group commit): a burst of pairings costs a few writes to Redis's
+        socket instead of one each."""
+        loop = asyncio.get_running_loop()
+        reads = self._conversation_reads.get(loop)
+        if reads is None:
+            reads = self._conversation_reads[loop] = ScriptBatch(
+                lambda keys, args: self._redis().mget(keys), answers_each=1)
+        (raw,) = await reads.call([self._key("conv", conversation_id)], [])
         return LiveConversation.from_json(raw) if raw else None
 
     async def conversation_of(self, user_id: int) -> LiveConversation | None:
