@@ -385,39 +385,67 @@ def redis_cpu_probe(url: str) -> dict[str, Any]:
 
 def gc_pauses(server: Server) -> dict[str, float]:
     """The project process's garbage-collector pauses so far, from its /metrics: count, total
-    seconds and the upper bound of the longest, per generation and all together."""
+    seconds and the upper bound of the longest, per generation and all together, in wall time
+    and in the process's CPU time (wall far above CPU: the process waited for a core), and the
+    objects start-up froze."""
     from prometheus_client.parser import text_string_to_metric_families
 
     request = urllib.request.Request(server.url + "/metrics",
                                      headers={"Authorization": "Bearer bench"})
     with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
-    out = {"count": 0.0, "seconds": 0.0, "longest_le": 0.0}
+    out = {"count": 0.0, "seconds": 0.0, "longest_le": 0.0, "cpu_seconds": 0.0,
+           "longest_cpu_le": 0.0, "frozen": 0.0}
     for family in text_string_to_metric_families(text):
-        if family.name != "chat_gc_pause_seconds":
+        if family.name == "chat_gc_frozen_objects":
+            out["frozen"] = sum(sample.value for sample in family.samples)
+            continue
+        prefix = {"chat_gc_pause_seconds": "", "chat_gc_pause_cpu_seconds": "cpu_"}.get(
+            family.name)
+        if prefix is None:
             continue
         previous: dict[str, float] = {}
+        longest = f"longest_{prefix}le"
         for sample in family.samples:
             generation = sample.labels.get("generation", "")
-            if sample.name.endswith("_count"):
+            if sample.name.endswith("_count") and not prefix:
                 out["count"] += sample.value
                 out[f"count_gen{generation}"] = sample.value
             elif sample.name.endswith("_sum"):
-                out["seconds"] += sample.value
+                out[f"{prefix}seconds"] += sample.value
             elif sample.name.endswith("_bucket"):
                 bound = float(sample.labels["le"])
-                if sample.value > previous.get(generation, 0) and bound != math.inf:
-                    out["longest_le"] = max(out["longest_le"], bound)
-                elif sample.value > previous.get(generation, 0):
-                    out["longest_le"] = math.inf
+                if sample.value > previous.get(generation, 0):
+                    out[longest] = max(out[longest], bound)
+                # pauses of at most `bound`, all generations: two readings give a step's longest
+                out[f"{prefix}le:{bound}"] = out.get(f"{prefix}le:{bound}", 0) + sample.value
                 previous[generation] = sample.value
     return out
 
 
+def longest_between(before: dict[str, float], after: dict[str, float], prefix: str = ""
+                    ) -> float:
+    """Upper bound (s) of the longest pause between two readings: the smallest bucket bound
+    whose count grew by all the pauses between them."""
+    bounds = sorted(float(key.split(":", 1)[1]) for key in after
+                    if key.startswith(f"{prefix}le:"))
+    grown = [after[f"{prefix}le:{b}"] - before.get(f"{prefix}le:{b}", 0) for b in bounds]
+    if not grown or not grown[-1]:
+        return 0.0
+    return next(b for b, n in zip(bounds, grown, strict=True) if n == grown[-1])
+
+
 def gc_pauses_between(before: dict[str, float], after: dict[str, float], seconds: float
                       ) -> dict[str, float]:
-    """Collections and pause time per second of a step (the longest is over the whole run)."""
+    """Collections and pause time per second of a step, the longest pause in the step (wall
+    and CPU) and since start-up (wall)."""
     return {"collections_per_s": round((after["count"] - before["count"]) / seconds, 2),
             "gen2_collections": after.get("count_gen2", 0) - before.get("count_gen2", 0),
             "pause_ms_per_s": round(1000 * (after["seconds"] - before["seconds"]) / seconds, 3),
-            "longest_pause_ms_le": round(1000 * after["longest_le"], 2)}
+            "pause_cpu_ms_per_s": round(
+                1000 * (after.get("cpu_seconds", 0) - before.get("cpu_seconds", 0)) / seconds, 3),
+            "longest_pause_ms_le": round(1000 * after["longest_le"], 2),
+            "step_longest_pause_ms_le": round(1000 * longest_between(before, after), 2),
+            "step_longest_pause_cpu_ms_le": round(1000 * longest_between(before, after, "cpu_"),
+                                                  2),
+            "frozen_objects": after.get("frozen", 0)}

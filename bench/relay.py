@@ -139,6 +139,7 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
             profile_step(number)
         if kind in ("daphne", "baseline") and number == 0:
             gc_before.update(gc_pauses(targets_servers[0]))
+            gc_before["rss_kib"] = targets_servers[0].rss_kib()
 
     log(f"{kind}x{processes}: {2 * pairs} sockets, "
         + ("closed loop" if closed_loop else f"rates per pair {rates}"))
@@ -151,6 +152,9 @@ def measure(started: Servers, kind: str, args: argparse.Namespace, processes: in
         if kind in ("daphne", "baseline"):
             result["gc"] = gc_pauses_between(gc_before, gc_pauses(targets_servers[0]),
                                              args.duration)
+            # RSS over the step: a frozen heap must not grow (frozen garbage is never freed)
+            result["gc"] |= {"rss_mib_before": round(gc_before["rss_kib"] / 1024, 1),
+                             "rss_mib_after": round(targets_servers[0].rss_kib() / 1024, 1)}
     finally:
         for server in targets_servers:
             server.stop()
@@ -336,6 +340,14 @@ def report_full(args: argparse.Namespace, raw_rounds: list[dict[str, Any]]) -> N
             "figures": figures, "rounds": raw_rounds})
 
 
+# The GC figures of a step (bench.common.gc_pauses_between), as one_phase prints them.
+GC_COLUMNS = {"pause ms/s": "pause_ms_per_s", "cpu ms/s": "pause_cpu_ms_per_s",
+              "collections/s": "collections_per_s", "gen-2": "gen2_collections",
+              "longest ms <=": "step_longest_pause_ms_le",
+              "longest cpu ms <=": "step_longest_pause_cpu_ms_le", "frozen": "frozen_objects",
+              "rss MiB start": "rss_mib_before", "rss MiB end": "rss_mib_after"}
+
+
 def one_phase(started: Servers, args: argparse.Namespace, profile: Path | None) -> None:
     """Only the steady step or only the closed-loop peak, of the chosen relays (`--relays`),
     each figure also as a ratio to the daphne floor when it ran: for iterating on a change.
@@ -375,6 +387,12 @@ def one_phase(started: Servers, args: argparse.Namespace, profile: Path | None) 
                 f"{args.duration:g} s" + (f", median of {args.rounds} rounds" if args.rounds > 1
                                           else "") + ")",
                 ["", *columns, "faults", "/floor lines", "/floor p99", "/floor cpu"], rows)
+    gc_rows = [[name, *(statistics.median(result["gc"][key] for result in runs[name])
+                        for key in GC_COLUMNS.values())]
+               for name in names if runs[name] and "gc" in runs[name][0]]
+    if gc_rows:
+        print_table("garbage collector of the (first) process, in the step", ["", *GC_COLUMNS],
+                    gc_rows)
     if args.json:
         print_json("relay", {"mode": args.phase, "machine": machine(), "figures": figures,
                              "runs": runs})
