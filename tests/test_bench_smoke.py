@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,28 @@ def bench_env(postgres: None, redis_url: str) -> dict[str, str]:
     return env
 
 
+BENCH_TIMEOUT = 90
+BENCH_STOP_GRACE = 15
+
+
 def run_bench(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=90)
+    """Run a benchmark command in a process group of its own: one that overruns is stopped
+    with the servers it started (SIGTERM to the group, then SIGKILL), never left running."""
+    with subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=BENCH_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                stdout, stderr = process.communicate(timeout=BENCH_STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                stdout, stderr = process.communicate()
+            pytest.fail(f"{' '.join(argv)} did not finish in {BENCH_TIMEOUT} s:\n"
+                        f"{stdout}{stderr}", pytrace=False)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
