@@ -213,8 +213,10 @@ def django_db_setup(request: pytest.FixtureRequest, django_test_environment: Non
     0.2 s) of one migrated template, instead of running every migration itself (about 7 s of
     CPU per worker). The template is named after `migrations_digest()`, and the first worker
     to need it builds it under a file lock while the others wait; the copy holds everything
-    the migrations made (the audit-log triggers too). On SQLite, pytest-django's own
-    set-up."""
+    the migrations made (the audit-log triggers too). The copies skip the wait for the
+    write-ahead log at commit (`synchronous_commit = off`, 1.6 ms -> 0.07 ms a commit) for
+    every session, the daphne and Celery processes' too: a test never checks durability
+    across a crash of the server. On SQLite, pytest-django's own set-up."""
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
@@ -240,6 +242,7 @@ def django_db_setup(request: pytest.FixtureRequest, django_test_environment: Non
         with connection.creation._nodb_cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {quote(clone)}")
             cursor.execute(f"CREATE DATABASE {quote(clone)} TEMPLATE {quote(template)}")
+            cursor.execute(f"ALTER DATABASE {quote(clone)} SET synchronous_commit = off")
     settings.DATABASES[connection.alias]["NAME"] = clone
     db["NAME"] = clone
     yield
