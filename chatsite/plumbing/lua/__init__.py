@@ -16,9 +16,9 @@ import asyncio
 import weakref
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import fakeredis
 import redis
 import redis.asyncio as aioredis
 
@@ -26,6 +26,14 @@ from chatsite.plumbing.runtime import runtime
 
 HERE = Path(__file__).resolve().parent
 INCLUDE = "-- include:"
+
+
+def fake() -> ModuleType:
+    """fakeredis, imported by a process that runs without a Redis URL only: with its Lua and
+    numpy it is 0.1 s of every process's start-up, which a deployment on Redis never uses."""
+    import fakeredis
+
+    return fakeredis
 
 
 def _read(name: str, directory: Path) -> str:
@@ -53,7 +61,7 @@ class LuaRedis:
     def __init__(self, url: str, directory: Path = HERE) -> None:
         self.url = url
         self.directory = directory
-        self.server = None if url else fakeredis.FakeServer()
+        self.server = None if url else fake().FakeServer()
         # A client's connections belong to the loop that opened them (tests make one per test).
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
             weakref.WeakKeyDictionary())
@@ -68,7 +76,7 @@ class LuaRedis:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = fakeredis.FakeAsyncRedis(
+            client = self._clients[loop] = fake().FakeAsyncRedis(
                 server=self.server, decode_responses=True)
         return client
 
@@ -78,7 +86,7 @@ class LuaRedis:
         if self.url:
             return runtime().sync_redis(self.url)
         if self._sync is None:
-            self._sync = fakeredis.FakeRedis(server=self.server, decode_responses=True)
+            self._sync = fake().FakeRedis(server=self.server, decode_responses=True)
         return self._sync
 
     def script(self, name: str) -> Any:  # redis.commands.core.AsyncScript
