@@ -21,7 +21,7 @@ run: $(VENV)/.installed
 
 # The suite runs on TEST_WORKERS pytest-xdist workers, a whole file per worker at a time (a
 # module's chromium and servers stay in one process); each worker has its own PostgreSQL
-# database (pytest-django) and Redis database (conftest.py). Most of the time is spent waiting
+# database (a copy of one migrated template, conftest.py) and Redis database. Most of the time is spent waiting
 # on daphne, chromium and Redis, so three workers beat two even on two cores. The files run
 # in conftest.py's order, longest first (xdist would otherwise reorder them by test count,
 # which puts the few-test browser and benchmark files last). Every process of the suite runs
