@@ -247,8 +247,14 @@ def django_db_setup(request: pytest.FixtureRequest, django_test_environment: Non
     db["NAME"] = clone
     yield
     with django_db_blocker.unblock():
+        connection.close()
+        settings.DATABASES[connection.alias]["NAME"] = original
+        db["NAME"] = original
+        # FORCE: the connections of the in-process socket's pooled database threads (kept for
+        # DATABASE_CONN_MAX_AGE) and of servers still stopping would otherwise refuse the drop.
         try:
-            connection.creation.destroy_test_db(original, verbosity=verbosity)
+            with connection.creation._nodb_cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS {quote(clone)} WITH (FORCE)")
         except Exception as error:  # noqa: BLE001 - as pytest-django: a warning, not an error
             request.node.warn(pytest.PytestWarning(f"test database not dropped: {error!r}"))
 
