@@ -32,7 +32,10 @@ def bench_env(postgres: None, redis_url: str) -> dict[str, str]:
     return env
 
 
-BENCH_TIMEOUT = 90
+# A quick run proves the command works end to end, not how fast: while the suite's other
+# workers share the two cores, the relay's quick run took 61 s with three workers and over
+# 90 s with four. Below pytest-timeout's 180 s, so that an overrun is this test's own failure.
+BENCH_TIMEOUT = 170
 BENCH_STOP_GRACE = 15
 
 
