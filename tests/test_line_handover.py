@@ -14,15 +14,9 @@ from chatsockets import close_all, pair
 from chat.live import lines
 from chat.store import get_store
 from moderation.analysis import PENDING_KEY, PendingLine, flush_relayed
+from tests.keeping import backend  # noqa: F401 - a fixture: the embedded default, then Redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        request.getfixturevalue("redis_live")
-    return request.param
 
 
 @pytest.fixture
@@ -53,8 +47,9 @@ async def talk(a: Any, b: Any, count: int) -> None:
         assert (got["from"], got["text"]) == ("partner", f"line {n}")
 
 
+@pytest.mark.usefixtures("backend")
 async def test_a_partner_in_this_process_gets_lines_without_the_channel_layer(
-        backend: str, events_sent: list[str]) -> None:
+        events_sent: list[str]) -> None:
     a, b, _, _ = await pair()
     events_sent.clear()
     await talk(a, b, 3)
@@ -63,8 +58,9 @@ async def test_a_partner_in_this_process_gets_lines_without_the_channel_layer(
     await close_all(a, b)
 
 
+@pytest.mark.usefixtures("backend")
 async def test_a_partner_elsewhere_gets_lines_through_the_channel_layer(
-        backend: str, events_sent: list[str]) -> None:
+        events_sent: list[str]) -> None:
     a, b, _, _ = await pair()
     # As if b's socket lived in another process: a cannot reach it directly.
     b_socket = lines.here().pop(channel_of(b))
@@ -75,7 +71,8 @@ async def test_a_partner_elsewhere_gets_lines_through_the_channel_layer(
     await close_all(a, b)
 
 
-async def test_a_closed_partner_is_no_longer_reachable_directly(backend: str) -> None:
+@pytest.mark.usefixtures("backend")
+async def test_a_closed_partner_is_no_longer_reachable_directly() -> None:
     a, b, _, _ = await pair()
     channel = channel_of(b)
     await b.close()
