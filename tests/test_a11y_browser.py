@@ -77,12 +77,16 @@ def test_chat_page_searching_and_in_a_conversation(call_browser, start_server): 
     expect(alice.locator("#status")).to_have_text("Looking for someone who likes owls…")
     problems += [f"searching {p}" for p in severe_violations(alice, axe)]
     start(bob, ["owls"])
-    expect(alice.locator("#status")).to_have_text("Chatting with a stranger — you both like owls")
+    # Each types once their own page says they are chatting (bob's `matched` may come later
+    # than alice's), and alice answers what she has read.
+    for page in (alice, bob):
+        expect(page.locator("#status")).to_have_text(
+            "Chatting with a stranger — you both like owls")
     bob.keyboard.type("hello owl")
     bob.keyboard.press("Enter")
+    expect(alice.locator("#transcript .line.theirs .text")).to_have_text("hello owl")
     alice.keyboard.type("שלום")
     alice.keyboard.press("Enter")
-    expect(alice.locator("#transcript .line.theirs .text")).to_have_text("hello owl")
     expect(alice.locator("#transcript .line.mine:not(.pending) .text")).to_have_text("שלום")
     # What a screen reader hears: who said it, then the line.
     heard = alice.locator("#transcript .line").all_text_contents()
