@@ -361,6 +361,7 @@ def one_phase(started: Servers, args: argparse.Namespace, profile: Path | None) 
             runs[name].append(measure(
                 started, KINDS[name], args, closed_loop=closed,
                 pairs=args.peak_pairs if closed else args.pairs,
+                processes=args.processes if KINDS[name] in ("daphne", "baseline") else 1,
                 profile=profile if name == "project" and not runs[name] else None))
 
     def median(name: str, value: Any) -> float | None:
@@ -406,7 +407,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="repeat the run; report medians")
     parser.add_argument("--no-bare", action="store_true",
                         help="with --max: skip the floors")
-    parser.add_argument("--processes", type=int, default=1, help="with --max: daphne processes")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="with --max or --phase: daphne processes (project, baseline)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="directory for py-spy profiles of the (first) project process")
     parser.add_argument("--phase", choices=("steady", "peak"), default=None,

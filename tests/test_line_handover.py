@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def events_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The types of the events sockets send through the channel layer."""
+    """The types of the events sockets send through the channel layer (waiting for Redis's
+    answer or not)."""
     sent: list[str] = []
     layer_class = type(get_channel_layer())
     original = layer_class.send
@@ -31,6 +32,13 @@ def events_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         await original(self, channel, message)
 
     monkeypatch.setattr(layer_class, "send", send)
+    original_nowait = getattr(layer_class, "send_nowait", None)
+    if original_nowait is not None:  # the Redis layer's send without waiting for Redis
+        def send_nowait(self: Any, channel: str, message: dict[str, Any]) -> None:
+            sent.append(message["type"])
+            original_nowait(self, channel, message)
+
+        monkeypatch.setattr(layer_class, "send_nowait", send_nowait)
     return sent
 
 

@@ -9,7 +9,8 @@ analysis (`moderation.analysis`), as the very ciphertext the log holds.
 
 A partner whose socket is in this process gets the line handed to its conversation directly
 (`to_partner`, through `here()`, this event loop's sockets by channel name); one in another
-process gets a `chat.line` event through the channel layer."""
+process gets a `chat.line` event through the channel layer, queued for its next batch to
+Redis (`ProcessPubSubLayer.send_nowait`) without waiting for Redis's answer."""
 from __future__ import annotations
 
 import time
@@ -78,9 +79,15 @@ async def to_partner(socket: Socket, conversation: Conversation, line: dict[str,
     partner = here().get(conversation.partner.channel)
     theirs = partner.conversation if partner is not None and not partner.closing else None
     if theirs is None or theirs.id != conversation.id:
-        await socket.send_to(conversation.partner.channel,
-                             {"type": "chat.line", "conversation": conversation.id,
-                              "line": line})
+        event = {"type": "chat.line", "conversation": conversation.id, "line": line}
+        send_nowait = getattr(socket.consumer.channel_layer, "send_nowait", None)
+        if send_nowait is None:
+            await socket.send_to(conversation.partner.channel, event)
+        else:
+            # Queued for the layer's next batch to Redis, without waiting for its answer:
+            # the acknowledgement need not wait for a round trip, and a lost event is a gap
+            # the partner fills from the log.
+            send_nowait(conversation.partner.channel, event)
         return
     try:
         await theirs.deliver(line)
