@@ -10,25 +10,60 @@ and notice a line lost, seen twice or out of order without asking anyone.
 Latencies are measured from the scheduled send time (no coordinated omission); the client's
 own lag (actual minus scheduled send time) is reported next to them so that an overloaded
 load generator is not mistaken for a slow server.
+
+The load generator shares the machine's cores with the servers it measures, so its own CPU
+per line is part of every figure. The sockets are opened, greeted and paired here in Python;
+the steps themselves (sending, reading and book-keeping of every line) run in a small C
+program, bench/native/loadgen.c, compiled with the machine's C compiler on first use into a
+temporary directory, which inherits the paired sockets and reports each step's raw figures
+back: a fifth to a sixth of the Python steps' CPU per line (0.008-0.011 ms against
+0.04-0.06 at the closed-loop peaks). It takes a line's arrival from the kernel's receive
+timestamp of the socket, so its latencies no longer include how late the load generator
+itself read the frame (reported apart, `client_read_delay_ms`; the Python steps' latencies
+include it). `BENCH_LOADGEN=python` runs the steps in Python instead (also the fallback when
+there is no C compiler): the same figures, the same JSON.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
+import shutil
+import subprocess
+import tempfile
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.common import Server, summary_ms
+from bench.common import Server, log, summary_ms
 
 CONNECT_CONCURRENCY = 50
+NATIVE_SOURCE = Path(__file__).resolve().parent / "native" / "loadgen.c"
+# Beyond the step's window and drain, how long the native worker may take to report.
+NATIVE_REPORT_GRACE = 30.0
+
+
+def batch_us() -> int:
+    """How long the C worker sleeps between its rounds of reading during a step (µs): frames
+    carry the kernel's arrival time, so reading them in batches costs no accuracy, and it
+    saves the worker a context switch per frame (on two shared cores, a third of its CPU per
+    line); a line due to be sent is never held back. 0 reads every frame at once."""
+    return int(os.environ.get("BENCH_LOADGEN_BATCH_US", "300"))
+
+
+def engine() -> str:
+    """Where the steps run: "native" (the C program), "python", or "auto" (the default: the C
+    program, Python when the machine has no C compiler or it fails on the source)."""
+    return os.environ.get("BENCH_LOADGEN", "auto")
 
 
 @dataclass
@@ -197,6 +232,7 @@ class LoadRun:
     steps: list[StepStats] = field(default_factory=list)
     closed: int = 0
     unexpected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    native: NativeWorker | None = None  # the C worker running the steps, when it does
 
 
 async def open_users(targets: Sequence[tuple[Server, str | None]], run: LoadRun,
@@ -248,12 +284,190 @@ async def pair_users(users: Sequence[User], find_rate: float, timeout: float = 3
     return [user.match_time for user in users], paired
 
 
+def compile_native() -> Path | None:
+    """The C worker, compiled once per version of its source into the temporary directory;
+    None when there is no C compiler (the steps then run in Python)."""
+    compiler = os.environ.get("CC", "gcc")
+    if shutil.which(compiler) is None:
+        return None
+    source = NATIVE_SOURCE.read_bytes()
+    binary = (Path(tempfile.gettempdir())
+              / f"chat-bench-loadgen-{hashlib.sha256(source).hexdigest()[:16]}")
+    if binary.exists():
+        return binary
+    # Compiled beside its final name, then renamed: two runs at once never run half a file.
+    partial = binary.with_name(f"{binary.name}.{os.getpid()}")
+    result = subprocess.run([compiler, "-O2", "-o", str(partial), str(NATIVE_SOURCE), "-lm"],
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"{compiler} failed on {NATIVE_SOURCE}:\n{result.stderr}")
+    os.replace(partial, binary)
+    return binary
+
+
+def native_binary(required: bool) -> Path | None:
+    """The compiled worker; None (after saying so) when it cannot be had and is not
+    `required`: the steps then run in Python, at several times the CPU per line."""
+    try:
+        binary = compile_native()
+        if binary is None:
+            raise RuntimeError("no C compiler (CC, else gcc)")
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        if required:
+            raise
+        log(f"the load generator's steps run in Python: {error}")
+        return None
+    return binary
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class NativeStep:
+    """One step as the C worker counted it (its `result` line and latency arrays)."""
+
+    counts: dict[str, int]
+    unexpected: dict[str, int]
+    partner_latency: array
+    ack_latency: array
+    client_lag: array
+    read_delay: array
+
+
+class NativeWorker:
+    """bench/native/loadgen.c driving the paired users' sockets, step by step. While it runs,
+    those sockets' transports do not read (the worker reads every frame, pings included);
+    `stop` hands them back."""
+
+    def __init__(self, process: asyncio.subprocess.Process, users: Sequence[User]) -> None:
+        self.process = process
+        self.users = list(users)
+        self.closed = 0
+        self.unexpected: dict[str, int] = {}
+
+    @classmethod
+    async def start(cls, binary: Path, users: Sequence[User]) -> NativeWorker:
+        fds = [user.ws.transport.get_extra_info("socket").fileno() for user in users]
+        for user in users:
+            user.ws.transport.pause_reading()
+        process = await asyncio.create_subprocess_exec(
+            str(binary), str(batch_us()), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            pass_fds=fds)
+        worker = cls(process, users)
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(("fds " + " ".join(map(str, fds)) + "\n").encode())
+        await process.stdin.drain()
+        if await asyncio.wait_for(process.stdout.readline(), 30) != b"ready\n":
+            await worker.stop()
+            raise RuntimeError("the native load generator did not start")
+        return worker
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.process.pid)
+
+    async def begin(self, number: int, rate_per_side: float, started: float, window_end: float,
+                    drain: float, closed_loop: bool, line_length: int) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(
+            f"step {number} {rate_per_side!r} {started!r} {window_end!r} {drain!r} "
+            f"{int(closed_loop)} {line_length} {random.getrandbits(63)}\n".encode())
+        await self.process.stdin.drain()
+
+    async def result(self, timeout: float) -> NativeStep:
+        assert self.process.stdout is not None
+        line = (await asyncio.wait_for(self.process.stdout.readline(), timeout)).decode()
+        if not line.startswith("result "):
+            raise RuntimeError(f"the native load generator said {line!r}")
+        counts: dict[str, int] = {}
+        unexpected: dict[str, int] = {}
+        for item in line.split()[1:]:
+            key, _, value = item.partition("=")
+            if key == "unexpected":
+                for pair in filter(None, value.split(",")):
+                    name, _, count = pair.rpartition(":")
+                    unexpected[name] = int(count)
+            else:
+                counts[key] = int(value)
+        arrays = []
+        for key in ("partner", "ack", "lag", "read_delay"):
+            values = array("d")
+            # native doubles from a process of this machine, as array("d") reads them
+            values.frombytes(await self.process.stdout.readexactly(8 * counts[key]))
+            arrays.append(values)
+        return NativeStep(counts, unexpected, *arrays)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write(b"quit\n")
+                await self.process.stdin.drain()
+                await asyncio.wait_for(self.process.wait(), 5)
+            except (OSError, TimeoutError):
+                self.process.kill()
+                await self.process.wait()
+        for user in self.users:
+            if not user.ws.transport.is_closing():
+                user.ws.transport.resume_reading()
+
+
+def step_result(run: LoadRun, step: StepStats, closed_loop: bool, duration: float,
+                sent: int, received: int, acked: int, duplicated: int,
+                cpu_before: dict[str, float], cpu_after: dict[str, float],
+                cpu_probes: dict[str, Callable[[], float]], own_cpu: float,
+                read_delay: Sequence[float] = ()) -> dict[str, Any]:
+    """The figures of a step, whichever engine ran it."""
+    return {
+        "step": step.step,
+        "pairs": step.pairs,
+        "rate_per_pair": step.rate_per_pair,
+        # Closed loop offers what it manages to send.
+        "offered_lines_per_s": round(sent / duration if closed_loop
+                                     else step.pairs * step.rate_per_pair, 1),
+        "closed_loop": closed_loop,
+        "sent": sent,
+        "delivered_lines_per_s": round(step.delivered_in_window / duration, 1),
+        "partner_latency_ms": summary_ms(step.partner_latency),
+        "ack_latency_ms": summary_ms(step.ack_latency),
+        "client_lag_ms": summary_ms(step.client_lag),
+        # How long after their arrival the load generator read the frames (native engine: its
+        # latencies count from the arrival, so this is not in them; Python's include it).
+        "client_read_delay_ms": summary_ms(read_delay),
+        "lost": sent - received,
+        "ack_lost": sent - acked,
+        "duplicated": duplicated,
+        "reordered": step.reordered,
+        "cpu_percent": {name: round(100 * (cpu_after[name] - cpu_before[name]) / duration, 1)
+                        for name in cpu_probes} | {"loadgen": round(100 * own_cpu / duration,
+                                                                   1)},
+        # CPU time per delivered line does not depend on how busy the machine is, unlike the
+        # latencies: it compares builds measured at different moments of a shared machine.
+        "cpu_ms_per_line": {
+            name: round(1000 * (cpu_after[name] - cpu_before[name])
+                        / max(1, step.delivered_in_window), 3) for name in cpu_probes},
+        # The load generator's own (both engines: its Python process and the C worker), apart
+        # from the servers': what the yardstick itself takes from the shared cores.
+        "loadgen_cpu_ms_per_line": round(1000 * own_cpu / max(1, step.delivered_in_window), 4),
+        "loadgen_engine": "python" if run.native is None else "native",
+        # Other work on the machine shows here; figures taken under load are not comparable.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "closed_sockets": run.closed,
+        "unexpected_frames": dict(run.unexpected),
+    }
+
+
 async def run_step(run: LoadRun, users: Sequence[User], number: int, rate_per_pair: float,
                    duration: float, drain: float, line_length: int,
                    cpu_probes: dict[str, Callable[[], float]], closed_loop: bool = False
                    ) -> dict[str, Any]:
     """All pairs send `rate_per_pair` lines a second (half from each side) for `duration`;
     with `closed_loop`, each side sends its next line as soon as the last is acknowledged."""
+    if run.native is not None:
+        return await run_native_step(run, run.native, users, number, rate_per_pair, duration,
+                                     drain, line_length, cpu_probes, closed_loop)
     step = StepStats(number, rate_per_pair, len(users) // 2)
     run.steps.append(step)
     filler = "x" * max(1, line_length)
@@ -273,39 +487,49 @@ async def run_step(run: LoadRun, users: Sequence[User], number: int, rate_per_pa
         if all(u.closed for u in users):
             break
         await asyncio.sleep(0.05)
-    sent = sum(step.sent.values())
-    received = sum(len(s) for s in step.received.values())
-    acked = sum(len(s) for s in step.acked.values())
-    return {
-        "step": number,
-        "pairs": step.pairs,
-        "rate_per_pair": rate_per_pair,
-        # Closed loop offers what it manages to send.
-        "offered_lines_per_s": round(sent / duration if closed_loop
-                                     else step.pairs * rate_per_pair, 1),
-        "closed_loop": closed_loop,
-        "sent": sent,
-        "delivered_lines_per_s": round(step.delivered_in_window / duration, 1),
-        "partner_latency_ms": summary_ms(step.partner_latency),
-        "ack_latency_ms": summary_ms(step.ack_latency),
-        "client_lag_ms": summary_ms(step.client_lag),
-        "lost": sent - received,
-        "ack_lost": sent - acked,
-        "duplicated": step.duplicated + step.ack_duplicated,
-        "reordered": step.reordered,
-        "cpu_percent": {name: round(100 * (cpu_after[name] - cpu_before[name]) / duration, 1)
-                        for name in cpu_probes} | {"loadgen": round(100 * own_cpu / duration,
-                                                                   1)},
-        # CPU time per delivered line does not depend on how busy the machine is, unlike the
-        # latencies: it compares builds measured at different moments of a shared machine.
-        "cpu_ms_per_line": {
-            name: round(1000 * (cpu_after[name] - cpu_before[name])
-                        / max(1, step.delivered_in_window), 3) for name in cpu_probes},
-        # Other work on the machine shows here; figures taken under load are not comparable.
-        "load_average_1m": round(os.getloadavg()[0], 2),
-        "closed_sockets": run.closed,
-        "unexpected_frames": dict(run.unexpected),
-    }
+    return step_result(
+        run, step, closed_loop, duration, sent=sum(step.sent.values()),
+        received=sum(len(s) for s in step.received.values()),
+        acked=sum(len(s) for s in step.acked.values()),
+        duplicated=step.duplicated + step.ack_duplicated, cpu_before=cpu_before,
+        cpu_after=cpu_after, cpu_probes=cpu_probes, own_cpu=own_cpu)
+
+
+async def run_native_step(run: LoadRun, worker: NativeWorker, users: Sequence[User],
+                          number: int, rate_per_pair: float, duration: float, drain: float,
+                          line_length: int, cpu_probes: dict[str, Callable[[], float]],
+                          closed_loop: bool) -> dict[str, Any]:
+    """`run_step` by the C worker: this process only starts the step, reads the CPU probes at
+    the end of its window and turns the worker's raw figures into the same result."""
+    step = StepStats(number, rate_per_pair, len(users) // 2)
+    run.steps.append(step)
+    cpu_before = {name: probe() for name, probe in cpu_probes.items()}
+    own_cpu = time.process_time() + worker.cpu_seconds()
+    step.started = time.monotonic() + 0.2
+    step.window_end = step.started + duration
+    await worker.begin(number, rate_per_pair / 2, step.started, step.window_end, drain,
+                       closed_loop, max(1, line_length))
+    await asyncio.sleep(max(0.0, step.window_end - time.monotonic()))
+    cpu_after = {name: probe() for name, probe in cpu_probes.items()}
+    own_cpu = time.process_time() + worker.cpu_seconds() - own_cpu
+    raw = await worker.result(max(0.0, step.window_end - time.monotonic()) + drain
+                              + NATIVE_REPORT_GRACE)
+    counts = raw.counts
+    step.partner_latency, step.ack_latency, step.client_lag = (
+        list(raw.partner_latency), list(raw.ack_latency), list(raw.client_lag))
+    step.delivered_in_window = counts["delivered_in_window"]
+    step.reordered = counts["reordered"]
+    # The worker's counts run from its start; the run's from its own.
+    run.closed += counts["closed"] - worker.closed
+    worker.closed = counts["closed"]
+    for name, count in raw.unexpected.items():
+        run.unexpected[name] += count - worker.unexpected.get(name, 0)
+    worker.unexpected = raw.unexpected
+    return step_result(
+        run, step, closed_loop, duration, sent=counts["sent"], received=counts["received"],
+        acked=counts["acked"], duplicated=counts["duplicated"] + counts["ack_duplicated"],
+        cpu_before=cpu_before, cpu_after=cpu_after, cpu_probes=cpu_probes, own_cpu=own_cpu,
+        read_delay=raw.read_delay)
 
 
 def step_failed(result: dict[str, Any], baseline_p99_ms: float | None,
@@ -334,6 +558,10 @@ async def run_load(targets: Sequence[tuple[Server, str | None]], rates: Sequence
         users = await open_users(targets, run)
         match_times, users = await pair_users(users, find_rate)
         unpaired = len(run.users) - len(users)
+        if engine() != "python":
+            binary = native_binary(required=engine() == "native")
+            if binary is not None:
+                run.native = await NativeWorker.start(binary, users)
         steps: list[dict[str, Any]] = []
         baseline: float | None = None
         for number, rate in enumerate(rates):
@@ -352,6 +580,8 @@ async def run_load(targets: Sequence[tuple[Server, str | None]], rates: Sequence
         return {"users": len(users), "unpaired": unpaired, "match_ms": summary_ms(match_times),
                 "steps": steps}
     finally:
+        if run.native is not None:
+            await run.native.stop()
         await asyncio.gather(*(u.ws.close() for u in run.users), return_exceptions=True)
         for user in run.users:
             user.reader.cancel()
