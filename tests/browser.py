@@ -14,7 +14,9 @@ worker moves on to a file without browser tests (or at the end of the session).
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +49,10 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + UNUSED_FEATURES)]
 CALL_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--allow-loopback-in-peer-connection"]
+# The fake camera films a small, slow picture (a file written at start, below) instead of
+# chromium's own 1280x720 one that the call page asks for: both sides encode and decode it in
+# software, and a test only needs frames to arrive.
+CAMERA = {"width": 160, "height": 120, "fps": 10, "frames": 10}
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PHONE_CONTEXT = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -102,6 +108,7 @@ class Chromiums:
     def __init__(self) -> None:
         self.playwright: Playwright | None = None
         self.browsers: dict[tuple[str, ...], CheckedBrowser] = {}
+        self.files: tempfile.TemporaryDirectory[str] | None = None
 
     def get(self, flags: list[str]) -> CheckedBrowser:
         if self.playwright is None:
@@ -112,6 +119,15 @@ class Chromiums:
                 self.playwright.chromium.launch(executable_path=CHROMIUM, args=flags))
         return self.browsers[key]
 
+    def camera(self) -> Path:
+        """The fake camera's film, written once for the worker's chromiums."""
+        if self.files is None:
+            self.files = tempfile.TemporaryDirectory(prefix="chromium-camera-")
+        path = Path(self.files.name) / "camera.y4m"
+        if not path.exists():
+            write_film(path, **CAMERA)
+        return path
+
     def stop(self) -> None:
         browsers, self.browsers = self.browsers, {}
         for checked_browser in browsers.values():
@@ -119,6 +135,23 @@ class Chromiums:
         if self.playwright is not None:
             self.playwright.stop()
             self.playwright = None
+        if self.files is not None:
+            self.files.cleanup()
+            self.files = None
+
+
+def write_film(path: Path, width: int, height: int, fps: int, frames: int) -> None:
+    """A looping YUV4MPEG2 film for chromium's fake camera: a white bar that crosses a grey
+    picture, so that each frame differs from the one before (a still picture is encoded
+    as nearly nothing after the first frame)."""
+    bar = width // frames
+    with path.open("wb") as film:
+        film.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for n in range(frames):
+            row = bytearray(b"\x60" * width)
+            row[n * bar:(n + 1) * bar] = b"\xeb" * bar
+            film.write(b"FRAME\n" + bytes(row) * height)
+            film.write(b"\x80" * (width * height // 2))  # both chroma planes: no colour
 
 
 def chromiums(config: pytest.Config) -> Chromiums:
@@ -155,7 +188,9 @@ def browser(request: pytest.FixtureRequest) -> Iterator[CheckedBrowser]:
 
 @pytest.fixture
 def call_browser(request: pytest.FixtureRequest) -> Iterator[CheckedBrowser]:
-    yield from checked(request, CHROMIUM_FLAGS + CALL_FLAGS)
+    film = chromiums(request.config).camera()
+    yield from checked(request, CHROMIUM_FLAGS + CALL_FLAGS
+                       + [f"--use-file-for-fake-video-capture={film}"])
 
 
 def new_person(browser: Browser, viewport: dict[str, int] = LAPTOP, **options: Any) -> Page:
