@@ -13,6 +13,7 @@ worker moves on to a file without browser tests (or at the end of the session).
 """
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -210,6 +211,14 @@ def guest_page(browser: Browser, site_url: str, viewport: dict[str, int] = LAPTO
     page.wait_for_url("**/chat/")
     expect(page.locator("#start")).to_be_enabled()  # the socket is open
     return page
+
+
+def screenshot(page: Page, path: str, **options: Any) -> None:
+    """A picture of the page for a person to look at, taken only with TEST_SCREENSHOTS=true:
+    no test reads one back, and each cost chromium and Playwright 0.1 s of CPU (a PNG of the
+    page, base64 through the driver)."""
+    if os.environ.get("TEST_SCREENSHOTS", "").lower() in ("1", "true", "yes"):
+        page.screenshot(path=path, **options)
 
 
 def handle_of(page: Page) -> str:

@@ -17,6 +17,7 @@ from browser import (  # noqa: F401 - `call_browser` is a fixture
     guest_page,
     member_page,
     new_person,
+    screenshot,
     start,
 )
 from kept import keep, make_user
@@ -116,7 +117,7 @@ def test_a_call_on_a_phone_says_what_the_partner_turned_off(call_browser, start_
     for selector in ("#message", "#next", "#mute", "#camera", "#remote-video"):
         box = phone.locator(selector).bounding_box()
         assert box and box["y"] >= 0 and box["y"] + box["height"] <= 844, selector
-    phone.screenshot(path=str(SHOTS / "phone-video-call.png"))
+    screenshot(phone, str(SHOTS / "phone-video-call.png"))
     assert severe_violations(phone, Axe()) == []
 
     laptop.click("#camera")

@@ -1,10 +1,11 @@
 """A moderator works the queue in a real browser: log in, read the queue, open a report,
-ban from it. Screenshots go to /tmp/screens/admin_*.png."""
+ban from it. Screenshots go to /tmp/screens/admin_*.png (with TEST_SCREENSHOTS=true)."""
+import os
 import uuid
 from pathlib import Path
 
 import pytest
-from browser import browser  # noqa: F401 - the chromium fixture
+from browser import browser, screenshot  # noqa: F401 - the chromium fixture
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
@@ -13,6 +14,10 @@ from moderation.decisions import decide_report
 from moderation.management.commands.create_moderators_group import ensure_moderators_group
 from moderation.models import Ban, Decision
 from moderation.reports import file_report
+
+# Playwright's sync API runs an event loop in this thread until the worker's chromium stops,
+# which is after this test when the file runs last (pytest-django's database teardown then).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 SCREENS = Path("/tmp/screens")
@@ -50,7 +55,7 @@ def seed_queue() -> None:
 
 def shoot(page: Page, name: str) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"admin_{name}.png"), full_page=True)
+    screenshot(page, str(SCREENS / f"admin_{name}.png"), full_page=True)
 
 
 def test_moderator_reads_the_queue_opens_a_report_and_bans_from_it(

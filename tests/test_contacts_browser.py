@@ -3,7 +3,8 @@
 Two strangers with full accounts meet, both press "Keep in touch", one leaves. Later the one
 who stayed writes a letter, which the other finds on return; then invites the other from the
 contacts page to a video call, which goes through the test's TURN server only. One of the two
-is on a phone (390x844, touch), the other on a laptop; screenshots go to /tmp.
+is on a phone (390x844, touch), the other on a laptop; screenshots go to /tmp (with
+TEST_SCREENSHOTS=true).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from browser import (  # noqa: F401 - `call_browser` is a fixture
     expect_line,
     member_page,
     say,
+    screenshot,
     start,
 )
 from playwright.sync_api import Page, expect
@@ -62,7 +64,7 @@ def test_meet_keep_in_touch_write_and_talk_again_by_video(call_browser, start_se
     expect(alice.locator("#keep-in-touch")).to_have_text("Asked ✓")
     offer = bob.locator("#keep-offer")
     expect(offer).to_contain_text(f"{ann.username} would like to keep in touch")
-    bob.screenshot(path="/tmp/contacts-offer-phone.png")
+    screenshot(bob, "/tmp/contacts-offer-phone.png")
     assert Contact.objects.count() == 0
     offer.get_by_role("button", name="Keep in touch").click()
     for page, other in ((alice, ben), (bob, ann)):
@@ -87,7 +89,7 @@ def test_meet_keep_in_touch_write_and_talk_again_by_video(call_browser, start_se
     row = bob.locator(f"li.contact[data-contact='{contact}']")
     expect(row).to_contain_text(ann.username)
     expect(row.locator(".unread")).to_have_text("1 new")
-    bob.screenshot(path="/tmp/contacts-page-phone.png", full_page=True)
+    screenshot(bob, "/tmp/contacts-page-phone.png", full_page=True)
     row.locator(".contact-handle").click()
     expect(bob.locator("#letters .line.theirs .text")).to_have_text(
         ["Write back when you are around!"])
@@ -101,7 +103,7 @@ def test_meet_keep_in_touch_write_and_talk_again_by_video(call_browser, start_se
     expect(alice.locator("#keeping")).to_contain_text(f"Inviting {ben.username} to a video call")
     card = bob.locator("#keeping .keeping-card.invitation")
     expect(card).to_contain_text(f"{ann.username} invites you to a video call")
-    bob.screenshot(path="/tmp/contacts-invitation-phone.png")
+    screenshot(bob, "/tmp/contacts-invitation-phone.png")
     card.get_by_role("button", name="Accept").click()
     for page, other in ((alice, ben), (bob, ann)):
         expect(page.locator("#transcript")).to_contain_text(
@@ -113,7 +115,7 @@ def test_meet_keep_in_touch_write_and_talk_again_by_video(call_browser, start_se
     expect(alice.locator("#keeping")).to_be_empty()
     say(alice, "good to see you again")
     expect_line(bob, "partner", "good to see you again")
-    alice.screenshot(path="/tmp/contacts-direct-call-laptop.png")
+    screenshot(alice, "/tmp/contacts-direct-call-laptop.png")
 
 
 def test_invitation_badges_a_background_tab_and_can_be_declined(call_browser,  # noqa: F811
@@ -138,4 +140,4 @@ def test_invitation_badges_a_background_tab_and_can_be_declined(call_browser,  #
     expect(card).to_have_count(0)
     expect(alice.locator("#notices")).to_contain_text(f"{ben.username} cannot talk now.")
     expect(alice.locator("#keeping")).to_be_empty()
-    alice.screenshot(path="/tmp/contacts-declined-phone.png")
+    screenshot(alice, "/tmp/contacts-declined-phone.png")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from browser import LAPTOP, PHONE, browser, new_person  # noqa: F401 - `browser` is a fixture
+from browser import LAPTOP, PHONE, browser, new_person, screenshot  # noqa: F401 - `browser` is a fixture
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
@@ -67,7 +67,7 @@ def test_contacts_and_thread_fit_the_screen_and_a_letter_shows_up(
     for action in ("Write", "Report", "Remove", "Block"):
         expect(friend_row.get_by_text(action, exact=True)).to_be_visible()
     assert_fits(page)
-    page.screenshot(path=f"/tmp/contacts-{screen}.png", full_page=True)
+    screenshot(page, f"/tmp/contacts-{screen}.png", full_page=True)
 
     friend_row.get_by_role("link", name="Write").click()
     page.wait_for_url(f"**/contacts/{with_friend}/")
@@ -79,7 +79,7 @@ def test_contacts_and_thread_fit_the_screen_and_a_letter_shows_up(
     expect(page.locator("#letters .line")).to_have_count(4)
     expect(page.locator("#letters .line.mine").last).to_contain_text("hasta el domingo")
     assert_fits(page)
-    page.screenshot(path=f"/tmp/thread-{screen}.png", full_page=True)
+    screenshot(page, f"/tmp/thread-{screen}.png", full_page=True)
     page.goto(server.url + "/contacts/")
     expect(page.locator("#contacts .contact").filter(has_text=friend.username)
            .locator(".unread")).to_have_count(0)

@@ -12,6 +12,7 @@ from browser import (  # noqa: F401 - `browser` is a fixture
     PHONE_CONTEXT,
     browser,
     guest_page,
+    screenshot,
     start,
 )
 from playwright.sync_api import expect
@@ -31,11 +32,11 @@ def test_two_learners_meet_as_a_tandem_on_the_page(browser: Any, start_server: A
         expect(page.get_by_label("I speak")).to_be_visible()
         page.get_by_label("I speak").select_option(speaks)
         page.get_by_label("I want to practise").select_option(practises)
-        page.screenshot(path=f"/tmp/h5-setup-{viewport}.png")
+        screenshot(page, f"/tmp/h5-setup-{viewport}.png")
         start(page, [])
     expect(ben.locator("#transcript")).to_contain_text(
         "You practise Spanish with a Spanish speaker who practises English.", timeout=20_000)
     expect(ana.locator("#transcript")).to_contain_text(
         "You practise English with an English speaker who practises Spanish.", timeout=20_000)
-    ben.screenshot(path=f"/tmp/h5-tandem-{viewport}.png")
+    screenshot(ben, f"/tmp/h5-tandem-{viewport}.png")
     assert size["width"] == ben.viewport_size["width"]

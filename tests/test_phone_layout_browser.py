@@ -17,6 +17,7 @@ from browser import (  # noqa: F401 - `browser` is a fixture
     member_page,
     new_person,
     say,
+    screenshot,
     start,
     transcript,
 )
@@ -79,7 +80,7 @@ def test_forty_lines_keep_the_composer_next_and_newest_line_in_view(browser, sta
     expect_shell_fits(reader)
     assert newest_line_visible(reader), "the newest line is not scrolled into view"
     if device == "phone":
-        reader.screenshot(path=str(SHOTS / "phone-chat-40-lines.png"))
+        screenshot(reader, str(SHOTS / "phone-chat-40-lines.png"))
 
     # Scrolled up to read: a new line does not pull the view down; a pill says it came.
     reader.eval_on_selector("#transcript", "t => { t.scrollTop = 0; }")
@@ -167,7 +168,7 @@ def test_an_account_without_the_rules_accepts_them_in_one_click(browser, start_s
     page.wait_for_url("**/chat/")
     expect(page.locator("#rules-prompt")).to_be_visible()
     expect(page.locator("#start")).to_be_disabled()
-    page.screenshot(path=str(SHOTS / "phone-rules-prompt.png"))
+    screenshot(page, str(SHOTS / "phone-rules-prompt.png"))
     page.click("#accept-rules")
     expect(page.locator("#rules-prompt")).to_have_count(0)
     expect(page.locator("#start")).to_be_enabled()

@@ -15,6 +15,7 @@ from browser import (  # noqa: F401 - `browser` is a fixture
     guest_page,
     new_person,
     say,
+    screenshot,
     start,
 )
 from playwright.sync_api import expect
@@ -39,7 +40,7 @@ def test_privacy_page_says_what_is_kept_where_and_how_long(browser, start_server
     assert "encrypted" in text and "never written to the server's logs" in text
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= viewport["width"]  # nothing overflows sideways
-    page.screenshot(path=f"/tmp/privacy-{size}.png", full_page=True)
+    screenshot(page, f"/tmp/privacy-{size}.png", full_page=True)
     page.click("footer >> text=Privacy")
     expect(page).to_have_url(site.url + "/privacy/")
 
@@ -61,7 +62,7 @@ def test_help_is_offered_to_the_speaker_only(browser, start_server, size: str) -
     expect(offer).to_be_visible()
     expect(offer.get_by_role("link", name="Find a Helpline (international)")).to_have_attribute(
         "href", "https://findahelpline.com")
-    alice.screenshot(path=f"/tmp/support-{size}.png")
+    screenshot(alice, f"/tmp/support-{size}.png")
     expect(bob.locator(".notice.support")).to_have_count(0)
     offer.get_by_role("button", name="Close").click()
     expect(offer).to_have_count(0)
