@@ -17,7 +17,8 @@
  * network's, whatever the load generator's own scheduling. That lets the worker read in
  * batches: during a step it sleeps BATCH_US (argv[1], microseconds) between its rounds of
  * reading instead of waking for every frame, which on two shared cores saves most of its
- * context switches (and their CPU); a line due to be sent is never held back by the sleep.
+ * context switches (and their CPU), when frames come faster than that; a line due to be
+ * sent is never held back by the sleep.
  * How late the frames were read is reported (`read_delay`).
  */
 #define _GNU_SOURCE
@@ -491,9 +492,11 @@ static void on_stdin(void) {
     }
 }
 
-/* Sleep up to the batch time, but not past the next line due (nor the step's start or end). */
-static void batch_pause(void) {
-    if (!active || batch_ns <= 0) return;
+/* Sleep up to the batch time, but not past the next line due (nor the step's start or end).
+ * Only when frames come in faster than that (the last wait was shorter): sparse ones would
+ * each cost a second wake-up for nothing. */
+static void batch_pause(double waited) {
+    if (!active || batch_ns <= 0 || waited >= batch_ns / 1e9) return;
     double now = now_s(), until = now + batch_ns / 1e9;
     if (now < started) until = started < until ? started : until;
     else if (!closed_loop && !sending_done) { double d = next_due(); if (d < until) until = d; }
@@ -516,7 +519,9 @@ int main(int argc, char **argv) {
     epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev);
     struct epoll_event events[MAX_EVENTS];
     for (;;) {
-        int n = wait_events(events, next_wake(now_s()));
+        double before = now_s();
+        int n = wait_events(events, next_wake(before));
+        double waited = now_s() - before;
         if (n < 0) { if (errno == EINTR) continue; perror("epoll_wait"); return 2; }
         for (int i = 0; i < n; i++) {
             uint32_t id = events[i].data.u32;
@@ -529,6 +534,6 @@ int main(int argc, char **argv) {
             }
         }
         check_step(now_s());
-        batch_pause();
+        batch_pause(waited);
     }
 }
