@@ -81,7 +81,7 @@ class Publisher:
         asyncio.get_running_loop().create_task(self._send(batch))
 
     async def _send(self, batch: list[tuple[str, bytes, asyncio.Future | None]]) -> None:
-        error: Exception | None = None
+        error: BaseException | None = None
         try:
             # The shard's own client (made again after a flush), as its `publish` uses it.
             self.shard._ensure_redis()
@@ -92,14 +92,23 @@ class Publisher:
         except Exception as failed:  # noqa: BLE001 - each waiting sender gets the error
             error = failed
             log.warning("channel layer: %d events not published: %r", len(batch), error)
+        except asyncio.CancelledError as cancelled:
+            # The loop is ending: whoever waits learns the batch did not go, as far as known.
+            error = cancelled
+            raise
         finally:
             for _, _, future in batch:
                 if future is not None and not future.done():
                     if error is None:
                         future.set_result(None)
+                    elif isinstance(error, asyncio.CancelledError):
+                        future.cancel()
                     else:
                         future.set_exception(error)
-            self._flush()  # what gathered meanwhile, together
+            if isinstance(error, asyncio.CancelledError):
+                self.busy = False  # no new task in an ending loop; the next event sends
+            else:
+                self._flush()  # what gathered meanwhile, together
 
 
 class ProcessShard(RedisSingleShardConnection):
