@@ -42,7 +42,8 @@ def redis_channel_layer(redis_url: str) -> dict:
         "BACKEND": "chatsite.plumbing.layers.ProcessPubSubLayer",
         # redis-py's own socket timeout would kill idle consumers; keep reads blocking.
         "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}],
-                   "prefix": f"asgi{database}"},
+                   "prefix": f"asgi{database}",
+                   "publish_buffer": env_int("CHANNEL_PUBLISH_BUFFER", 10_000)},
     }
 
 

@@ -18,7 +18,6 @@ logged, which at most once allows.
 """
 import asyncio
 import logging
-import os
 import uuid
 import weakref
 from typing import Any
@@ -34,12 +33,6 @@ from channels_redis.utils import _wrap_close
 PROCESS_ID = uuid.uuid4().hex
 
 log = logging.getLogger(__name__)
-
-
-def publish_buffer_limit() -> int:
-    """Events of one process waiting for their batch, at most: a Redis that stops answering
-    must not make a process hold every event it is asked to send."""
-    return int(os.environ.get("CHANNEL_PUBLISH_BUFFER", "10000"))
 
 
 class Publisher:
@@ -137,8 +130,11 @@ class ProcessPubSubLayer(RedisPubSubChannelLayer):
     """Channel names shaped `...specific.<process>!<socket>`, as `chat.store.process_of`
     reads them to tell whether a partner's process is still alive."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, publish_buffer: int = 10_000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Events of one process waiting for their batch, at most (CHANNEL_PUBLISH_BUFFER): a
+        # Redis that stops answering must not make a process hold every event it is sent.
+        self.publish_buffer = publish_buffer
         # One publisher per shard of each event loop's layer (a layer is per loop).
         self._publishers: weakref.WeakKeyDictionary[
             RedisSingleShardConnection, Publisher] = weakref.WeakKeyDictionary()
@@ -192,5 +188,5 @@ class ProcessPubSubLayer(RedisPubSubChannelLayer):
         shard = layer._get_shard(channel)
         publisher = self._publishers.get(shard)
         if publisher is None:
-            publisher = self._publishers[shard] = Publisher(shard, publish_buffer_limit())
+            publisher = self._publishers[shard] = Publisher(shard, self.publish_buffer)
         return publisher
