@@ -34,6 +34,7 @@ from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOp
 
 from chatsite.settings import redis_channel_layer
 from tests.faults import free_port
+from tests.servers import ForkedProcess, ForkServer
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL",
@@ -334,6 +335,43 @@ def redis_live(redis_url: str, settings) -> str:  # noqa: ANN001 - pytest-django
     return redis_url
 
 
+# The tests' daphne and Celery processes are forked from a per-worker fork server that has
+# imported their third-party modules (tests/servers.py): a daphne's CPU to its first /healthz
+# 0.58 -> 0.25 s. TEST_FORK_SERVER=false starts each with `python -m` instead.
+FORK_SERVER = os.environ.get("TEST_FORK_SERVER", "true").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def _fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer | None]:
+    """The worker's fork server, started by its first test that starts a server."""
+    if not FORK_SERVER:
+        yield None
+        return
+    server = ForkServer(ROOT, tmp_path_factory.mktemp("fork-server") / "fork-server.log")
+    yield server
+    server.stop()
+
+
+def spawn(fork_server: ForkServer | None, module: str, args: list[str], env: dict[str, str],
+          log_path: Path) -> subprocess.Popen | ForkedProcess:
+    """`python -m <module> <args>` in ROOT, its output in `log_path`: forked by the fork
+    server, unless there is none or the environment sets the interpreter differently."""
+    if fork_server is not None and fork_server.can_start(env):
+        return fork_server.start(module, args, env, ROOT, log_path)
+    with log_path.open("wb") as log:
+        return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+# How long the servers' and workers' threads keep a PostgreSQL connection (DATABASE_CONN_MAX_AGE
+# in their environment). They were closed after every use (0) since the first commit, for no
+# reason written down: each socket event then opened one (5,993 sessions in a suite run, ~4-5 ms
+# of PostgreSQL CPU each). Kept, as deployed, they are safe: a connection idle in autocommit
+# holds no lock that a transactional test's flush would wait for, the worker's database is
+# dropped WITH (FORCE), and CONN_HEALTH_CHECKS replaces one that a test cut (test_outages).
+# (An HTTP request still opens its own: Django runs its sync code on a thread of its own.)
+SERVER_CONN_MAX_AGE = os.environ.get("TEST_SERVER_CONN_MAX_AGE", "60")
+
 # After a test nothing is asserted about how its servers stop: a daphne still closing its
 # sockets after this long is killed (its application close timeout would hold it 10 s).
 TEARDOWN_GRACE = 2.0
@@ -342,7 +380,7 @@ TEARDOWN_GRACE = 2.0
 @dataclass
 class Server:
     url: str
-    process: subprocess.Popen
+    process: subprocess.Popen | ForkedProcess
     log_path: Path
 
     def stop(self, sig: int = signal.SIGTERM, grace: float = 10) -> None:
@@ -366,7 +404,7 @@ def test_database_url() -> str:
 
 
 def launch_server(log_dir: Path, redis_url: str | None, extra_env: dict[str, str],
-                  started: list[Server]) -> Server:
+                  started: list[Server], fork_server: ForkServer | None = None) -> Server:
     """One daphne process on the test database, healthy; appended to `started` at once so
     that it is stopped even when it never becomes healthy."""
     port = free_port()
@@ -375,17 +413,15 @@ def launch_server(log_dir: Path, redis_url: str | None, extra_env: dict[str, str
         "DATABASE_URL": test_database_url(),
         "SECRET_KEY": settings.SECRET_KEY,
         "GUEST_RATE_LIMIT": "10000/m",
-        "DATABASE_CONN_MAX_AGE": "0",
+        "DATABASE_CONN_MAX_AGE": SERVER_CONN_MAX_AGE,
         **extra_env,
     })
     if redis_url:
         env["REDIS_URL"] = redis_url
     log_path = log_dir / f"daphne-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "chatsite.asgi:application"],
-        cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-    )
+    process = spawn(fork_server, "daphne",
+                    ["-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
+                    env, log_path)
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     started.append(server)
     deadline = time.monotonic() + 30
@@ -404,7 +440,7 @@ def launch_server(log_dir: Path, redis_url: str | None, extra_env: dict[str, str
 
 
 @pytest.fixture(scope="session")
-def _shared_servers() -> Iterator[dict[tuple, list[Server]]]:
+def _shared_servers(_fork_server: ForkServer | None) -> Iterator[dict[tuple, list[Server]]]:
     """Servers kept for the worker's session (see `start_server`), stopped at its end."""
     shared: dict[tuple, list[Server]] = {}
     yield shared
@@ -413,7 +449,8 @@ def _shared_servers() -> Iterator[dict[tuple, list[Server]]]:
 
 @pytest.fixture
 def start_server(transactional_db: None, postgres: None, tmp_path: Path,
-                 request: pytest.FixtureRequest) -> Iterator[Callable[..., Server]]:
+                 request: pytest.FixtureRequest, _fork_server: ForkServer | None
+                 ) -> Iterator[Callable[..., Server]]:
     """Start real daphne processes on the test database; they are stopped after the test.
 
     In a module marked `shared_server`, a server on the embedded default (no Redis) is kept
@@ -428,7 +465,7 @@ def start_server(transactional_db: None, postgres: None, tmp_path: Path,
 
     def start(redis_url: str | None = None, **extra_env: str) -> Server:
         if shared is None or redis_url:
-            return launch_server(tmp_path, redis_url, extra_env, servers)
+            return launch_server(tmp_path, redis_url, extra_env, servers, _fork_server)
         key = tuple(sorted(extra_env.items()))
         group = shared.setdefault(key, [])
         n = used[key] = used.get(key, -1) + 1  # a test's second such server is another one
@@ -436,7 +473,7 @@ def start_server(transactional_db: None, postgres: None, tmp_path: Path,
             return group[n]
         fresh: list[Server] = []
         try:
-            server = launch_server(tmp_path, None, extra_env, fresh)
+            server = launch_server(tmp_path, None, extra_env, fresh, _fork_server)
         except BaseException:
             servers.extend(fresh)  # never healthy: stopped with the test
             raise
@@ -462,23 +499,23 @@ def stop_servers(servers: list[Server]) -> None:
 
 
 @pytest.fixture
-def start_worker(transactional_db: None, postgres: None, tmp_path: Path
-                 ) -> Iterator[Callable[..., subprocess.Popen]]:
+def start_worker(transactional_db: None, postgres: None, tmp_path: Path,
+                 _fork_server: ForkServer | None
+                 ) -> Iterator[Callable[..., subprocess.Popen | ForkedProcess]]:
     """Start a real Celery worker (with beat) on the test database; stopped after the test."""
-    workers: list[subprocess.Popen] = []
+    workers: list[subprocess.Popen | ForkedProcess] = []
 
-    def start(redis_url: str, **extra_env: str) -> subprocess.Popen:
+    def start(redis_url: str, **extra_env: str) -> subprocess.Popen | ForkedProcess:
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
         env.update({"DATABASE_URL": test_database_url(), "REDIS_URL": redis_url,
-                    "SECRET_KEY": settings.SECRET_KEY, "DATABASE_CONN_MAX_AGE": "0",
+                    "SECRET_KEY": settings.SECRET_KEY, "DATABASE_CONN_MAX_AGE": SERVER_CONN_MAX_AGE,
                     "ANALYSIS_DRAIN_SECONDS": "0.5", **extra_env})
         n = len(workers)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "chatsite", "worker", "--beat",
-             "--pool=solo", "--schedule-filename", str(tmp_path / f"beat-{n}"),
-             "--loglevel=INFO", f"--hostname=test{XDIST_WORKER}{n}@%h"],
-            cwd=ROOT, env=env, stdout=(tmp_path / f"worker-{n}.log").open("wb"),
-            stderr=subprocess.STDOUT)
+        worker = spawn(_fork_server, "celery",
+                       ["-A", "chatsite", "worker", "--beat", "--pool=solo",
+                        "--schedule-filename", str(tmp_path / f"beat-{n}"), "--loglevel=INFO",
+                        f"--hostname=test{XDIST_WORKER}{n}@%h"],
+                       env, tmp_path / f"worker-{n}.log")
         worker.log_path = tmp_path / f"worker-{n}.log"
         workers.append(worker)
         return worker
@@ -488,7 +525,7 @@ def start_worker(transactional_db: None, postgres: None, tmp_path: Path
         stop_process(worker)
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+def stop_process(process: subprocess.Popen | ForkedProcess, timeout: float = 20) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
