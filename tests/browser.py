@@ -33,17 +33,21 @@ from playwright.sync_api import (
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium heeds only the last --disable-features it is given, so ours repeats the features
-# Playwright (1.65) disables with its own flag, then adds the omnibox pop-ups: headless
-# chromium opens a window per page, and each window preloaded its address bar's pop-ups
-# (chrome://omnibox-popup.top-chrome, two WebUI pages) into a renderer of their own, 0.45 s
-# of CPU per page the tests open and nearly half of all the renderers' CPU.
+# Playwright (1.65) disables with its own flag, then adds what a test page never uses: the
+# omnibox pop-ups (headless chromium opens a window per page, and each window preloaded its
+# address bar's pop-ups, chrome://omnibox-popup.top-chrome, two WebUI pages, into a renderer
+# of their own: 0.45 s of CPU per page the tests open, nearly half of all the renderers'
+# CPU); the spare renderer started ahead of the next page (it belongs to the last page's
+# browser context, and each person is a new context, so most were started for nothing); and
+# Translate, the page's language detection after each load.
 PLAYWRIGHT_DISABLED_FEATURES = (
     "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
     "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
     "ThirdPartyStoragePartitioning", "AvoidCorsURLLoaderRestartOnRedirect",
     "TcpPortRandomizationWin", "OptimizationHints", "NetworkTimeServiceQuerying", "AimEnabled",
     "PreconnectToSearch")
-UNUSED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup")
+UNUSED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup",
+                   "SpareRendererForSitePerProcess", "Translate")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync",
