@@ -10,11 +10,13 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from chatclient import Socket
 from chatsockets import Client, close_all, connect, find, pair_clients
 
 from chat.contacts.models import Contact
 from chat.models import Conversation
+from chat.store import get_store
 from conftest import resume_on
 from tests.keeping import backend, contacts, full_user, session_of  # noqa: F401 - a fixture
 
@@ -200,6 +202,22 @@ async def test_a_pending_invitation_is_offered_again_on_reconnect() -> None:
     assert (await b.expect("invited"))["invitation"] == invitation
     await b.send({"type": "accept", "invitation": invitation})
     assert (await b.expect("matched"))["partner"]["contact"] == contact
+    await close_all(a, b)
+
+
+@pytest.mark.usefixtures("backend")
+async def test_an_invitation_made_while_the_socket_connects_is_offered_once() -> None:
+    """The invitation's event reaches a socket whose own reading of what waits for it (just
+    after `welcome`) already found it: the invited user hears of it once."""
+    a, b, contact = await friends()
+    invitation = await invite(a, b, contact)
+    await b.close()
+    b = await connect(b.user)
+    frame = await b.expect("invited")  # from what waits for it
+    channel = await get_store().socket_of(b.user.id)
+    await get_channel_layer().send(channel, {"type": "contacts.invited", "frame": frame,
+                                             "expires_in": 60})
+    assert frame["invitation"] == invitation and await b.silent(0.5)
     await close_all(a, b)
 
 

@@ -100,9 +100,8 @@ async def connected(socket: Socket) -> None:
     for handle in offers:
         await socket.send_frame({"type": "keep_in_touch_offered", "handle": handle})
     for invitation in waiting:
-        await socket.send_frame(invitations.invited_frame(invitation,
-                                                            invitation.inviter.username))
-        watch_expiry(socket, str(invitation.pk), invitations.seconds_left(invitation))
+        await offer(socket, invitations.invited_frame(invitation, invitation.inviter.username),
+                    invitations.seconds_left(invitation))
 
 
 async def disconnected(socket: Socket) -> None:
@@ -257,6 +256,15 @@ async def on_accept(socket: Socket, frame: dict[str, Any]) -> None:
         await begin(socket, live)
 
 
+async def offer(socket: Socket, frame: dict[str, str], seconds: float) -> None:
+    """Offer an invitation once a socket: one made between this socket's claim and its
+    `connected` reading what waits for it comes both from that reading and as its event."""
+    if f"invite:{frame['invitation']}" in socket.tasks:  # offered, its expiry watched
+        return
+    await socket.send_frame(frame)
+    watch_expiry(socket, frame["invitation"], seconds)
+
+
 def watch_expiry(socket: Socket, invitation_id: str, seconds: float) -> None:
     socket.start_task(f"invite:{invitation_id}", expire_after(invitation_id, seconds))
 
@@ -279,8 +287,7 @@ async def on_frame_event(socket: Socket, event: dict[str, Any]) -> None:
 
 
 async def on_invited_event(socket: Socket, event: dict[str, Any]) -> None:
-    await socket.send_frame(event["frame"])
-    watch_expiry(socket, event["frame"]["invitation"], float(event["expires_in"]))
+    await offer(socket, event["frame"], float(event["expires_in"]))
 
 
 async def on_removed_event(socket: Socket, event: dict[str, Any]) -> None:
