@@ -215,9 +215,15 @@ async def test_an_invitation_made_while_the_socket_connects_is_offered_once() ->
     b = await connect(b.user)
     frame = await b.expect("invited")  # from what waits for it
     channel = await get_store().socket_of(b.user.id)
-    await get_channel_layer().send(channel, {"type": "contacts.invited", "frame": frame,
-                                             "expires_in": 60})
+    event = {"type": "contacts.invited", "frame": frame, "expires_in": 60}
+    await get_channel_layer().send(channel, event)
     assert frame["invitation"] == invitation and await b.silent(0.5)
+    # ... and when the event comes after the user has already declined.
+    await b.send({"type": "decline", "invitation": invitation})
+    declined = await a.expect("invite_declined", skip=("typing", "contact_presence"))
+    assert declined["invitation"] == invitation
+    await get_channel_layer().send(channel, event)
+    assert await b.silent(0.5)
     await close_all(a, b)
 
 

@@ -258,9 +258,11 @@ async def on_accept(socket: Socket, frame: dict[str, Any]) -> None:
 
 async def offer(socket: Socket, frame: dict[str, str], seconds: float) -> None:
     """Offer an invitation once a socket: one made between this socket's claim and its
-    `connected` reading what waits for it comes both from that reading and as its event."""
-    if f"invite:{frame['invitation']}" in socket.tasks:  # offered, its expiry watched
+    `connected` reading what waits for it comes both from that reading and as its event, and
+    the event may come after the user has already answered the first offer."""
+    if frame["invitation"] in socket.invitations_offered:
         return
+    socket.invitations_offered.add(frame["invitation"])
     await socket.send_frame(frame)
     watch_expiry(socket, frame["invitation"], seconds)
 

@@ -153,6 +153,9 @@ class Socket(Generic[ConversationT]):
         self.searching: Seeker | None = None
         self.find_started: float | None = None  # when the search began, for the metrics
         self.queue_status = False  # the client asked for `queue` frames while searching
+        # Invitations offered on this socket: each is offered once, even when it comes both
+        # from what waited at connect and as its event (chat.live.contacts.offer).
+        self.invitations_offered: set[str] = set()
         # What `find` needs of the user, read at connect (chat.live.searching).
         self.profile: SearchProfile | None = None
         self._last_conversation: tuple[str, int] | None = None
