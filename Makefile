@@ -21,15 +21,17 @@ run: $(VENV)/.installed
 
 # The suite runs on TEST_WORKERS pytest-xdist workers, a whole file per worker at a time (a
 # module's chromium and servers stay in one process); each worker has its own PostgreSQL
-# database (a copy of one migrated template, conftest.py) and Redis database. Much of the time
-# is spent waiting on daphne, chromium and Redis, so more workers than cores pay: three beat
-# two on two cores. (Four took 8 min 48 s against three's 9 min 49 s once, but the next run's
-# quick relay benchmark overran its time under that load, so three it is.) The files run
-# in conftest.py's order, longest first (xdist would otherwise reorder them by test count,
-# which puts the few-test browser and benchmark files last). Every process of the suite runs
-# tests/settings.py (the site's settings, passwords hashed with one round).
+# database (a copy of one migrated template, emptied by DELETE after a transactional test,
+# conftest.py) and Redis database, and forks its daphne and Celery processes from a fork
+# server that has imported their packages (tests/servers.py). Part of the time is spent
+# waiting on daphne, chromium and Redis, so more workers than cores pay: on two cores, 1,010
+# tests under CI=true took 178 s with three workers, 156 s with four, 154 s with five (same
+# machine, back to back), so four it is. The files run in conftest.py's order, longest first
+# (xdist would otherwise reorder them by test count, which puts the few-test browser and
+# benchmark files last). Every process of the suite runs tests/settings.py (the site's
+# settings, passwords hashed with one round).
 # `make test TEST_WORKERS=0` runs it in one process.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	env -u REDIS_URL -u DATABASE_URL -u CELERY_BROKER_URL -u DJANGO_SETTINGS_MODULE \
