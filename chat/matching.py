@@ -78,10 +78,6 @@ class Seeker:
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, raw: str) -> Seeker:
-        return cls.from_dict(json.loads(raw))
-
-    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Seeker:
         excluded = data.get("excluded")
         data["excluded"] = ([int(uid) for uid in excluded.split(",") if uid]
