@@ -238,11 +238,15 @@ class RedisStore:
 
     def rate_args(self, key: str, rate: str) -> list[object]:
         """A rate limit (`hit(key, rate)`) for a script that checks it in its own step."""
+        limit, window = self._parsed_rate(rate)
+        return [self._key("rl", key), limit, window * 1000]
+
+    def _parsed_rate(self, rate: str) -> tuple[int, int]:
+        """`parse_rate(rate)`, parsed once per rate string (it is read for every line)."""
         parsed = self._rates.get(rate)
         if parsed is None:
             parsed = self._rates[rate] = parse_rate(rate)
-        limit, window = parsed
-        return [self._key("rl", key), limit, window * 1000]
+        return parsed
 
     async def conversation(self, conversation_id: str) -> LiveConversation | None:
         """The live conversation `conversation_id`, in one read; None once it has closed.
@@ -328,7 +332,7 @@ class RedisStore:
         return lines
 
     async def hit(self, key: str, rate: str) -> float | None:
-        limit, window = parse_rate(rate)
+        limit, window = self._parsed_rate(rate)
         wait_ms = await self._script("hit")(keys=[self._key("rl", key)],
                                               args=[limit, window * 1000])
         return int(wait_ms) / 1000 if int(wait_ms) else None
@@ -349,10 +353,7 @@ class RedisStore:
         """The sender's rate limit, then the line's number and its log entry (`sealed`, made
         by `seal_line(line)` when not given), in one round trip: (seq, None), or (None,
         seconds to wait) when the limit refuses the line, which is then not logged."""
-        parsed = self._rates.get(rate)
-        if parsed is None:
-            parsed = self._rates[rate] = parse_rate(rate)
-        limit, window = parsed
+        limit, window = self._parsed_rate(rate)
         payload = sealed if sealed is not None else seal_line(line)
         prefix = self.prefix
         seq, wait_ms = await self._accept_batch().call(

@@ -8,12 +8,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 from chat.lifecycle import allow_service_close_codes  # noqa: E402
 from chat.metrics import watch_gc  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from chatsite.plumbing.middleware import SameOriginValidator, socket_auth_stack  # noqa: E402
 from chatsite.plumbing.sendbuffer import bound_send_buffers  # noqa: E402
+from moderation.filtering.filters import filter_line  # noqa: E402
 
 allow_service_close_codes()
 bound_send_buffers()
@@ -25,15 +27,10 @@ application = ProtocolTypeRouter({
 })
 
 
-
 def build_lazy_parts() -> None:
     """Build now what the first requests and lines would build lazily and keep for the
     process's life (the URL resolvers, the inline filter's automata), so that the freeze
     below takes them too instead of leaving them for every full collection to walk."""
-    from django.urls import get_resolver
-
-    from moderation.filtering.filters import filter_line
-
     get_resolver().resolve("/")
     filter_line("warm up")
 
