@@ -7,7 +7,6 @@ never a skip; outside CI the suite falls back to SQLite and skips what needs the
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import importlib
 import os
 import signal
@@ -26,12 +25,12 @@ from urllib.parse import urlparse
 import dj_database_url
 import pytest
 from channels.layers import channel_layers
-from django.apps import apps
 from django.conf import settings
 from django.db import connections
 from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 
+from bench.common import migrations_digest
 from chatsite.settings import redis_channel_layer
 from tests.faults import free_port
 from tests.servers import ForkedProcess, ForkServer
@@ -168,17 +167,6 @@ def postgres() -> None:
     require(POSTGRES_UP, "PostgreSQL")
 
 
-def migrations_digest() -> str:
-    """A hash of every installed app's migration files (names and contents): the name of the
-    migrated template, so that a changed, added or removed migration builds a new one."""
-    digest = hashlib.sha256()
-    for app in sorted(apps.get_app_configs(), key=lambda app: app.label):
-        for path in sorted((Path(app.path) / "migrations").glob("*.py")):
-            digest.update(f"{app.label}/{path.name}\0".encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def ensure_template(connection, template: str, clone: str) -> None:  # noqa: ANN001
     """Migrate `template` once, unless a database of that name exists: it is only ever made
     by renaming a finished build, so its existence means a complete migration. Others of the
@@ -213,7 +201,8 @@ def django_db_setup(request: pytest.FixtureRequest, django_test_environment: Non
                     ) -> Iterator[None]:
     """Each xdist worker's PostgreSQL test database is a copy (`CREATE DATABASE ... TEMPLATE`,
     0.2 s) of one migrated template, instead of running every migration itself (about 7 s of
-    CPU per worker). The template is named after `migrations_digest()`, and the first worker
+    CPU per worker). The template is named after `bench.common.migrations_digest()` (the
+    migration files and the installed packages' versions), and the first worker
     to need it builds it under a file lock while the others wait; the copy holds everything
     the migrations made (the audit-log triggers too). The copies skip the wait for the
     write-ahead log at commit (`synchronous_commit = off`, 1.6 ms -> 0.07 ms a commit) for
@@ -233,7 +222,7 @@ def django_db_setup(request: pytest.FixtureRequest, django_test_environment: Non
         return
     original = connection.settings_dict["NAME"]
     clone = connection.creation._get_test_db_name()  # with pytest-django's _gwN suffix
-    template = f"test_{original}_tpl_{migrations_digest()}"
+    template = f"test_{original}_tpl_{migrations_digest()[:12]}"
     quote = connection.ops.quote_name
     db = connection.settings_dict
     lock_path = Path(tempfile.gettempdir()) / (

@@ -145,9 +145,10 @@ def log(message: str) -> None:
 # ---- services
 
 
-def migrations_stamp() -> str:
-    """What the database's schema follows: every migration file of the project (name and
-    contents) and the installed packages' versions (their apps' migrations come with them)."""
+def migrations_digest() -> str:
+    """A hash of what a database's schema follows: every migration file of the project (name
+    and contents) and the installed packages' versions (their apps' migrations come with them).
+    The benchmarks' stamp, and the name of the tests' migrated template (conftest.py)."""
     digest = hashlib.sha256()
     for top in sorted(ROOT.iterdir()):
         if top.is_dir() and not top.name.startswith("."):
@@ -156,7 +157,12 @@ def migrations_stamp() -> str:
                 digest.update(path.read_bytes())
     for dist in sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()):
         digest.update(f"{dist}\0".encode())
-    return f"migrated {digest.hexdigest()[:16]}"
+    return digest.hexdigest()
+
+
+def migrations_stamp() -> str:
+    """What a finished migrate leaves as the benchmark database's comment."""
+    return f"migrated {migrations_digest()[:16]}"
 
 
 def ensure_database(url: str) -> None:
