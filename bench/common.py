@@ -258,8 +258,7 @@ class Server:
         raise RuntimeError("no VmRSS")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -405,15 +404,15 @@ def redis_cpu_probe(url: str) -> dict[str, Any]:
         pid = int(client.info("server")["process_id"])
     finally:
         client.close()
-    stat = Path(f"/proc/{pid}/stat")
-    if not stat.exists():
+    if not Path(f"/proc/{pid}/stat").exists():
         return {}
+    return {"redis": lambda: process_cpu_seconds(pid)}
 
-    def cpu_seconds() -> float:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    return {"redis": cpu_seconds}
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def gc_pauses(server: Server) -> dict[str, float]:

@@ -44,7 +44,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.common import Server, log, summary_ms
+from bench.common import Server, log, process_cpu_seconds, summary_ms
 
 CONNECT_CONCURRENCY = 50
 NATIVE_SOURCE = Path(__file__).resolve().parent / "native" / "loadgen.c"
@@ -318,11 +318,6 @@ def native_binary(required: bool) -> Path | None:
         log(f"the load generator's steps run in Python: {error}")
         return None
     return binary
-
-
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
