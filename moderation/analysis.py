@@ -30,6 +30,7 @@ Each batch is decrypted in the worker's memory and
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import logging
@@ -224,6 +225,21 @@ def _nudge_worker(outbox: _Outbox) -> None:
     outbox.last_trigger = now
     # Publishing may wait on a broker that is down; that wait belongs off the event loop.
     asyncio.get_running_loop().run_in_executor(None, _send_drain_task)
+
+
+def prepare_worker_nudge() -> None:
+    """Make now what the first nudge of the worker would otherwise make in the middle of the
+    relay's work: kombu's Redis transport and its imports, the result backend, a producer
+    (40-70 ms holding the interpreter, a stall of every socket of the process when it came
+    with the first line after start). Connects to nothing: a broker that is down is met by
+    the nudge itself, as before."""
+    if celery_app.conf.task_always_eager or not settings.ANALYSIS_TRIGGER_MS:
+        return
+    celery_app.backend  # noqa: B018 - made on first use
+    celery_app.amqp._event_dispatcher  # noqa: B018 - what a send imports for its events
+    with celery_app.producer_or_acquire():
+        pass
+    codecs.lookup("idna")  # how the socket module encodes a broker's host name to connect
 
 
 def _send_drain_task() -> None:
