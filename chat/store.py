@@ -143,7 +143,7 @@ class ScriptBatch:
     nothing on its way, goes at the end of the loop turn it was made in."""
 
     def __init__(self, script: Any, answers_each: int) -> None:
-        self.script = script  # redis.commands.core.AsyncScript
+        self.script = script  # plumbing.resp.LeanScript (or redis-py's AsyncScript)
         self.answers_each = answers_each
         self.keys: list[Any] = []
         self.args: list[Any] = []
@@ -343,7 +343,7 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         batch = self._batches.get(loop)
         if batch is None:
-            batch = self._batches[loop] = ScriptBatch(self._script("accept_line"),
+            batch = self._batches[loop] = ScriptBatch(self.lua.lean_script("accept_line"),
                                                       answers_each=2)
         return batch
 

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio as aioredis
 
+from chatsite.plumbing.resp import LeanRedis
+
 T = TypeVar("T")
 
 
@@ -46,6 +48,10 @@ class Runtime:
         """The asyncio client for `url` on the running event loop."""
         return self.loop_part(f"redis:{url}", lambda: aioredis.Redis.from_url(
             url, decode_responses=True, socket_timeout=None, health_check_interval=30))
+
+    def lean_redis(self, url: str) -> LeanRedis:
+        """The hot path's connection to `url` on the running event loop (`plumbing.resp`)."""
+        return self.loop_part(f"lean-redis:{url}", lambda: LeanRedis(url))
 
     def sync_redis(self, url: str) -> redis.Redis:
         """The plain client for `url`, shared by the process's threads (it is a pool)."""
@@ -85,7 +91,7 @@ class Runtime:
         """Close what the running loop holds (its Redis clients), then the rest."""
         parts = self._per_loop.pop(asyncio.get_running_loop(), {})
         for part in parts.values():
-            if isinstance(part, aioredis.Redis):
+            if isinstance(part, aioredis.Redis | LeanRedis):
                 await part.aclose()
         self.close()
 

@@ -98,6 +98,13 @@ class LuaRedis:
             script = scripts[name] = client.register_script(source(name, self.directory))
         return script
 
+    def lean_script(self, name: str) -> Any:  # plumbing.resp.LeanScript, or AsyncScript
+        """Script `name` for the hot path (a line's): on the running loop's lean connection
+        (`plumbing.resp`), called as `script` is; in this process's Redis without a URL."""
+        if not self.url:
+            return self.script(name)
+        return runtime().lean_redis(self.url).script(source(name, self.directory))
+
     def sync_script(self, name: str) -> Any:  # redis.commands.core.Script
         """Script `name` on the plain client, registered once."""
         script = self._sync_scripts.get(name)
