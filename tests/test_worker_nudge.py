@@ -1,0 +1,84 @@
+"""The relay's nudge of the analysis worker (moderation.analysis.WorkerNudge): made at start by
+Celery itself, sent from the event loop as one LPUSH; a real worker runs the task it names,
+before beat's next drain would; a nudge loads no code (what the first send through Celery
+would import, 40-70 ms holding the interpreter, happens at start)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from conftest import pair_guests
+from moderation.analysis import PENDING_KEY
+from moderation.models import Report
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A daphne process's start (the ASGI module), then a nudge, and Celery's own send of the task.
+PROBE = """
+import asyncio, json, sys
+import chatsite.asgi
+from chatsite.celery import app as celery_app
+from moderation import analysis
+before = set(sys.modules)
+asyncio.run(analysis.worker_nudge().send())
+loaded = sorted(set(sys.modules) - before)
+celery_app.send_task(analysis.DRAIN_TASK, retry=False, expires=2.0)
+print(json.dumps({"new_modules": loaded}))
+"""
+
+
+def test_a_nudge_is_the_message_celery_sends_and_loads_nothing(redis_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env |= {"REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "chatsite.settings",
+            "LOG_LEVEL": "WARNING", "ANALYSIS_TRIGGER_MS": "500"}
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, text=True,
+                          capture_output=True, timeout=60, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1])["new_modules"] == []
+    # Celery's message (pushed last, so first in the list) and the nudge's are alike but for
+    # what is each message's own.
+    celerys, nudge = (json.loads(raw) for raw in redis.Redis.from_url(redis_url)
+                      .lrange("celery", 0, -1))
+    own = {"id", "root_id", "expires", "correlation_id", "delivery_tag"}
+    for part in ("headers", "properties"):
+        assert celerys[part].keys() == nudge[part].keys()
+        assert {k: v for k, v in celerys[part].items() if k not in own} == {
+            k: v for k, v in nudge[part].items() if k not in own}
+        assert all(celerys[part][k] != nudge[part][k] for k in own & celerys[part].keys())
+    assert {k: v for k, v in celerys.items() if k not in ("headers", "properties")} == {
+        k: v for k, v in nudge.items() if k not in ("headers", "properties")}
+
+
+def test_a_worker_drains_when_nudged_long_before_beat_would(start_server: Any,
+                                                            start_worker: Any,
+                                                            redis_url: str) -> None:
+    # Beat drains once an hour here, first when the worker starts: only a nudge brings the
+    # worker to lines said after that.
+    worker = start_worker(redis_url, ANALYSIS_DRAIN_SECONDS="3600")
+    deadline = time.monotonic() + 60
+    while "ready" not in worker.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, worker.log_path.read_text(errors="replace")
+        time.sleep(0.2)
+    time.sleep(1)  # beat's first drain, of an empty queue, is over
+    server = start_server(redis_url=redis_url, ANALYSIS_TRIGGER_MS="100")
+    (rude, _), (kind, _), conversation = pair_guests(server.url, server.url)
+    abusive = ["you are a fucking idiot", "shut up you stupid bitch",
+               "go kill yourself you piece of shit", "fuck off asshole"]
+    for text in abusive:
+        rude.send({"type": "message", "text": text})
+        rude.expect("message")
+        kind.expect("message")
+    deadline = time.monotonic() + 30
+    while not Report.objects.filter(conversation_id=conversation, reporter=None).exists():
+        assert time.monotonic() < deadline, worker.log_path.read_text(errors="replace")
+        time.sleep(0.2)
+    assert redis.Redis.from_url(redis_url).llen(PENDING_KEY) == 0
