@@ -552,6 +552,21 @@ def exchange(sender, receiver, text: str) -> dict:  # noqa: ANN001 - chatclient 
     return ack
 
 
+ABUSIVE_LINES = ("you are a fucking idiot", "shut up you stupid bitch",
+                 "go kill yourself you piece of shit", "fuck off asshole")
+
+
+def abusive_conversation(url: str) -> str:
+    """Two new guests paired on the server at `url`, one of whom says ABUSIVE_LINES to the
+    other (each relayed); the conversation's id."""
+    (rude, _), (kind, _), conversation = pair_guests(url, url)
+    for text in ABUSIVE_LINES:
+        rude.send({"type": "message", "text": text})
+        rude.expect("message")
+        kind.expect("message")
+    return conversation
+
+
 def resume_on(url: str, session: str, conversation: str, after: str | None) -> tuple:
     """A new socket for `session` that resumes `conversation`; returns (socket, resumed)."""
     from chatclient import Socket

@@ -14,7 +14,7 @@ import pytest
 import redis
 from chatclient import ContractError, Socket, guest_session
 
-from conftest import exchange, pair_guests, require, resume_on
+from conftest import ABUSIVE_LINES, abusive_conversation, exchange, pair_guests, require, resume_on
 from tests.faults import OwnRedis, TcpProxy
 
 pytestmark = pytest.mark.e2e
@@ -135,14 +135,9 @@ def test_workers_stopped_chat_goes_on_and_analysis_catches_up(start_server, star
     from moderation.models import Report
 
     server = start_server(redis_url=redis_url, ANALYSIS_TRIGGER_MS="100")
-    (rude, _), (kind, _), conversation = pair_guests(server.url, server.url)
     # No worker runs: chat goes on, and the lines wait in Redis for analysis.
-    abusive = ["you are a fucking idiot", "shut up you stupid bitch",
-               "go kill yourself you piece of shit", "fuck off asshole"]
-    for text in abusive:
-        rude.send({"type": "message", "text": text})
-        rude.expect("message")
-        kind.expect("message")
+    conversation = abusive_conversation(server.url)
+    abusive = ABUSIVE_LINES
     queued = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + 10  # the relay gathers lines and pushes them together
     while queued.llen(PENDING_KEY) < len(abusive):

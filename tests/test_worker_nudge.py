@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from conftest import pair_guests
+from conftest import abusive_conversation
 from moderation.analysis import PENDING_KEY
 from moderation.models import Report
 
@@ -70,13 +70,7 @@ def test_a_worker_drains_when_nudged_long_before_beat_would(start_server: Any,
         time.sleep(0.2)
     time.sleep(1)  # beat's first drain, of an empty queue, is over
     server = start_server(redis_url=redis_url, ANALYSIS_TRIGGER_MS="100")
-    (rude, _), (kind, _), conversation = pair_guests(server.url, server.url)
-    abusive = ["you are a fucking idiot", "shut up you stupid bitch",
-               "go kill yourself you piece of shit", "fuck off asshole"]
-    for text in abusive:
-        rude.send({"type": "message", "text": text})
-        rude.expect("message")
-        kind.expect("message")
+    conversation = abusive_conversation(server.url)
     deadline = time.monotonic() + 30
     while not Report.objects.filter(conversation_id=conversation, reporter=None).exists():
         assert time.monotonic() < deadline, worker.log_path.read_text(errors="replace")
