@@ -31,6 +31,7 @@ from redis.exceptions import NoScriptError
 
 from chat.lua import LuaRedis
 from chat.store import get_store
+from chatsite.plumbing.resp import LeanRedis
 from chatsite.plumbing.runtime import runtime
 
 MODES = ("text", "voice", "video")
@@ -167,7 +168,7 @@ class RedisMatcher:
         batches = self._batches.get(loop)
         if batches is None:
             batches = self._batches[loop] = Batches()
-        return await batches.run(self.lua.script(name), [self.entries_key, self.leases_key],
+        return await batches.run(self.lua.lean_script(name), [self.entries_key, self.leases_key],
                                  [self.prefix, *args])
 
     def queue_key(self, mode: str) -> str:
@@ -235,11 +236,8 @@ class Batches:
         try:
             while self.waiting:
                 calls, self.waiting = self.waiting, []
-                pipe = calls[0][0].registered_client.pipeline(transaction=False)
-                for script, keys, args, _ in calls:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
                 try:
-                    results = await pipe.execute(raise_on_error=False)
+                    results = await _in_one_write(calls)
                 except Exception as error:
                     results = [error] * len(calls)
                 for (script, keys, args, done), result in zip(calls, results, strict=True):
@@ -256,6 +254,24 @@ class Batches:
                         done.set_result(result)
         finally:
             self.busy = False
+
+
+async def _in_one_write(calls: list[tuple[Any, list[Any], list[Any], asyncio.Future[Any]]]
+                        ) -> list[Any]:
+    """The calls' answers (or errors), sent as one pipeline on the lean connection; without a
+    Redis URL the scripts run in this process, one after the other, with no write to save."""
+    client = getattr(calls[0][0], "client", None)
+    if isinstance(client, LeanRedis):
+        return await client.execute_many(
+            [("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in calls],
+            raise_on_error=False)
+    results: list[Any] = []
+    for script, keys, args, _ in calls:
+        try:
+            results.append(await script(keys=keys, args=args))
+        except Exception as error:  # noqa: BLE001 - each caller gets its own error
+            results.append(error)
+    return results
 
 
 def _pairing(seeker: Seeker, decided: dict[str, Any]) -> Pairing:

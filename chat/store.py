@@ -93,6 +93,12 @@ class LiveStore(Protocol):
     async def socket_of(self, user_id: int) -> str | None: ...
     async def open_conversation(self, conversation: LiveConversation) -> bool: ...
     async def conversation(self, conversation_id: str) -> LiveConversation | None: ...
+    async def _read_many(self, keys: list[str], args: list[Any]) -> list[str | None]:
+        """MGET of `keys`, on the lean connection when there is a Redis URL."""
+        if self.lua.url:
+            return await runtime().lean_redis(self.lua.url).execute("MGET", *keys)
+        return await self._redis().mget(keys)
+
     async def conversation_of(self, user_id: int) -> LiveConversation | None: ...
     async def mark_away(self, conversation_id: str, user_id: int, channel: str) -> bool: ...
     async def rejoin(self, conversation_id: str, user_id: int, channel: str,
@@ -256,10 +262,16 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         reads = self._conversation_reads.get(loop)
         if reads is None:
-            reads = self._conversation_reads[loop] = ScriptBatch(
-                lambda keys, args: self._redis().mget(keys), answers_each=1)
+            reads = self._conversation_reads[loop] = ScriptBatch(self._read_many,
+                                                                 answers_each=1)
         (raw,) = await reads.call([self._key("conv", conversation_id)], [])
         return LiveConversation.from_json(raw) if raw else None
+
+    async def _read_many(self, keys: list[str], args: list[Any]) -> list[str | None]:
+        """MGET of `keys`, on the lean connection when there is a Redis URL."""
+        if self.lua.url:
+            return await runtime().lean_redis(self.lua.url).execute("MGET", *keys)
+        return await self._redis().mget(keys)
 
     async def conversation_of(self, user_id: int) -> LiveConversation | None:
         redis = self._redis()

@@ -1,5 +1,6 @@
 """A lean connection to Redis for the relay's hot path: the line's script (`chat.store`'s
-`ScriptBatch`) and the channel layer's batches of PUBLISH (`plumbing.layers.Publisher`).
+`ScriptBatch`), the matcher's scripts (`chat.matching.Batches`) and the channel layer's
+batches of PUBLISH (`plumbing.layers.Publisher`).
 
 redis-py's asyncio client spends about 0.1 ms of CPU per command on a two-core machine above
 writing it and reading its answer (a connection pool behind a lock, retry wrappers, a
@@ -134,16 +135,18 @@ class LeanRedis:
         (future,) = answers.send(pack_command(args), 1)
         return await future
 
-    async def execute_many(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+    async def execute_many(self, commands: Sequence[Sequence[Arg]],
+                           raise_on_error: bool = True) -> list[Any]:
         """Several commands in one write (a pipeline, not a transaction); their answers in
-        order. A command Redis refuses raises its error once all have been answered."""
+        order. A command Redis refuses raises its error once all have been answered, or,
+        with `raise_on_error` False, stands in the list as its answer."""
         answers = self._answers
         if answers is None or answers.lost is not None:
             answers = await self._connected()
         futures = answers.send(b"".join(map(pack_command, commands)), len(commands))
         results = await asyncio.gather(*futures, return_exceptions=True)
         for result in results:
-            if isinstance(result, BaseException):
+            if raise_on_error and isinstance(result, BaseException):
                 raise result
         return results
 
