@@ -105,7 +105,11 @@ def contact_spans(folded: str, *, urls: bool) -> list[tuple[int, int, str]]:
             spelled_dot = "dot" in match.group("dots")
             if not spelled_at or spelled_dot or _TLD_RE.fullmatch(match.group("tld")):
                 spans.append((match.start(), match.end(), EMAIL))
-    if _may_hold_a_phone_number(folded):
+    # Blanking dates, prices and the like only takes candidates away: it writes "x", a word
+    # character, which no number may touch, and every blanked stretch begins after a
+    # character that is not a digit. So a line with no candidate before the blanking has none
+    # after it, and most lines with digits ("at 10:30", "since 2019") never pay for it.
+    if _may_hold_a_phone_number(folded) and PHONE_RE.search(folded):
         for match in PHONE_RE.finditer(_blank_non_phones(folded)):
             start = match.start() + len(match.group()) - len(match.group().lstrip())
             spans.append((start, match.end(), PHONE))
