@@ -70,6 +70,7 @@ def run_bench(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[st
     ("bench/scaling.py", ["--rates", "2", "--duration", "1"],
      "scaling (ratio = two / one)", "scaling"),
     ("bench/recovery.py", [], "recovery after faults", "recovery"),
+    ("bench/redis_client.py", [], "a Lua script call", "redis_client"),
 ])
 def test_benchmark_runs_end_to_end_and_prints_its_table_and_json(
         bench_env: dict[str, str], command: str, size: list[str], table_title: str,
