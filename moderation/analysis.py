@@ -264,14 +264,18 @@ class WorkerNudge:
                                  producer=celery_app.amqp.Producer(memory))
             channel = memory.default_channel
             route = celery_app.amqp.router.route({}, DRAIN_TASK)["queue"]
-            (queue,) = channel._lookup(route.exchange.name, route.routing_key)
-            message = channel._get(queue)
-        if message["properties"].get("priority"):
-            logger.warning("analysis: no nudge for a task route with a priority; beat drains "
-                           "every %s s", settings.ANALYSIS_DRAIN_SECONDS)
+            queues = list(channel._lookup(route.exchange.name, route.routing_key))
+            message = channel._get(queues[0]) if len(queues) == 1 else None
+        if message is None or message["properties"].get("priority"):
+            # A route to several queues (a fanout) or with a priority puts the message in
+            # other lists than one LPUSH would reach.
+            logger.warning("analysis: no nudge for the drain task's route (%d queues, priority "
+                           "%s); beat drains every %s s", len(queues),
+                           message and message["properties"].get("priority"),
+                           settings.ANALYSIS_DRAIN_SECONDS)
             return None
         prefix = celery_app.conf.broker_transport_options.get("global_keyprefix", "")
-        return cls(broker_url, f"{prefix}{queue}", message, expires)
+        return cls(broker_url, f"{prefix}{queues[0]}", message, expires)
 
     def message_json(self) -> bytes:
         """A copy of the message with its own task id, delivery tag and expiry."""
