@@ -228,7 +228,9 @@ def test_video_comes_back_after_one_side_reloads(call_browser, start_server,  # 
         expect_connected(reloading, handle_of(staying), "kites")
         for page in (alice, bob):
             expect(page.locator("#call-state")).to_have_text("Video call connected")
-            page.wait_for_function("window.chatCall && window.chatCall.pc"
+            # A function, not an expression: Playwright polls an expression through eval,
+            # which the page's Content-Security-Policy refuses.
+            page.wait_for_function("() => window.chatCall && window.chatCall.pc"
                                    " && window.chatCall.pc.connectionId !== 'old'")
             stats = call_stats(page)
             assert_relayed(stats, turn_server)
