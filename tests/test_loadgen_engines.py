@@ -72,4 +72,6 @@ def test_each_engine_counts_the_lost_duplicated_and_reordered_lines(
     # Latencies and the client's lag are there for every line that came (delivered: 9 each).
     assert step["partner_latency_ms"]["p50"] is not None
     assert step["client_lag_ms"]["p99"] is not None
-    assert step["delivered_lines_per_s"] == 9 * senders
+    # The rate counts the lines that came inside the 1 s window (9 each at most, the
+    # duplicate once); on a busy machine the last may come in the drain after it.
+    assert 9 * senders - 2 <= step["delivered_lines_per_s"] <= 9 * senders
