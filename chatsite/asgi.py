@@ -30,8 +30,8 @@ application = ProtocolTypeRouter({
 
 def build_lazy_parts() -> None:
     """Build now what the first requests and lines would build lazily and keep for the
-    process's life (the URL resolvers, the inline filter's automata, the Celery producer that
-    nudges the analysis worker): not in the middle of a conversation's first lines, and so
+    process's life (the URL resolvers, the inline filter's automata, the analysis worker's nudge,
+    made by Celery): not in the middle of a conversation's first lines, and so
     that the freeze below takes them too instead of leaving them for every full collection
     to walk."""
     get_resolver().resolve("/")
