@@ -291,9 +291,13 @@ class WorkerNudge:
 
     async def send(self) -> None:
         try:
-            await runtime().lean_redis(self.broker_url).execute(
-                "LPUSH", self.queue_key, self.message_json())
-        except (redis.RedisError, OSError):  # the broker is down: beat sends it once back
+            # Bounded as the enqueue is: the flush that nudges must end, or no later flush
+            # starts and the outbox only grows.
+            await asyncio.wait_for(
+                runtime().lean_redis(self.broker_url).execute(
+                    "LPUSH", self.queue_key, self.message_json()),
+                settings.ANALYSIS_ENQUEUE_TIMEOUT_MS / 1000)
+        except (redis.RedisError, OSError, TimeoutError):  # beat sends it once the broker is back
             logger.info("analysis not triggered: broker unavailable")
 
 

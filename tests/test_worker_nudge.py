@@ -4,6 +4,7 @@ before beat's next drain would; a nudge loads no code (what the first send throu
 would import, 40-70 ms holding the interpreter, happens at start)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 import redis
 
 from conftest import abusive_conversation
-from moderation.analysis import PENDING_KEY
+from moderation.analysis import PENDING_KEY, WorkerNudge
 from moderation.models import Report
 
 pytestmark = pytest.mark.e2e
@@ -76,3 +77,20 @@ def test_a_worker_drains_when_nudged_long_before_beat_would(start_server: Any,
         assert time.monotonic() < deadline, worker.log_path.read_text(errors="replace")
         time.sleep(0.2)
     assert redis.Redis.from_url(redis_url).llen(PENDING_KEY) == 0
+
+
+async def test_a_broker_that_never_answers_does_not_hold_the_flush(settings: Any) -> None:
+    """The nudge ends within ANALYSIS_ENQUEUE_TIMEOUT_MS even when the broker takes the
+    connection and the command and never answers."""
+    settings.ANALYSIS_ENQUEUE_TIMEOUT_MS = 200
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(4096):
+            pass
+
+    silent = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    nudge = WorkerNudge(f"redis://127.0.0.1:{port}/0", "celery", {"headers": {},
+                                                                  "properties": {}}, 2.0)
+    async with silent:
+        await asyncio.wait_for(nudge.send(), 5)
